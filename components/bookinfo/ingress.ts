@@ -1,0 +1,70 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { IstioBase } from "../istio/base";
+import { IstioIngressGateway } from "../istio/ingressGateway";
+import { Gateway, VirtualService } from "../istio/resources";
+import { BOOKINFO_PORT } from "./app";
+
+export interface BookinfoIngressArgs {
+    /** The Kubernetes provider of the target cluster. */
+    provider: k8s.Provider;
+    /** The Istio base, whose CRDs these custom resources need. */
+    base: IstioBase;
+    /** The ingress gateway that serves Bookinfo: its pod labels and HTTP port shape the `Gateway`. */
+    gateway: IstioIngressGateway;
+    /** Bookinfo's namespace. */
+    namespace: pulumi.Input<string>;
+    /** Hosts the gateway accepts for Bookinfo. Defaults to `["*"]`. */
+    hosts?: string[];
+}
+
+/**
+ * Bookinfo's routing (`samples/bookinfo/networking/bookinfo-gateway.yaml`): the Gateway `bookinfo-gateway` on the
+ * ingress gateway's HTTP port, and the VirtualService `bookinfo` that sends the product page's paths to
+ * `productpage:9080`. The sample's port 8080 only works with istioctl's gateway (80→8080); this Gateway takes
+ * the port the Helm-installed gateway Service really exposes.
+ */
+export class BookinfoIngress extends pulumi.ComponentResource {
+    public readonly gateway: Gateway;
+    public readonly virtualService: VirtualService;
+    /** `http://<gateway address>/productpage`, once the load balancer has an address. */
+    public readonly productPageUrl: pulumi.Output<string | undefined>;
+
+    constructor(name: string, args: BookinfoIngressArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pks-istio-mesh:bookinfo:BookinfoIngress", name, {}, opts);
+        const childOpts = { parent: this, provider: args.provider };
+        const hosts = args.hosts ?? ["*"];
+        const port = args.gateway.httpPort;
+
+        this.gateway = new Gateway(`${name}-gateway`, {
+            metadata: { name: "bookinfo-gateway", namespace: args.namespace },
+            spec: {
+                selector: { ...args.gateway.selector },
+                servers: [{ port: { number: port, name: "http", protocol: "HTTP" }, hosts }],
+            },
+        }, { ...childOpts, dependsOn: [args.base.release, args.gateway.release] });
+
+        this.virtualService = new VirtualService(`${name}-virtualservice`, {
+            metadata: { name: "bookinfo", namespace: args.namespace },
+            spec: {
+                hosts,
+                gateways: ["bookinfo-gateway"],
+                http: [{
+                    match: [
+                        { uri: { exact: "/productpage" } },
+                        { uri: { prefix: "/static" } },
+                        { uri: { exact: "/login" } },
+                        { uri: { exact: "/logout" } },
+                        { uri: { prefix: "/api/v1/products" } },
+                    ],
+                    route: [{ destination: { host: "productpage", port: { number: BOOKINFO_PORT } } }],
+                }],
+            },
+        }, { ...childOpts, dependsOn: [args.base.release] });
+
+        this.productPageUrl = args.gateway.address.apply((address) =>
+            address === undefined ? undefined : `http://${address}${port === 80 ? "" : `:${port}`}/productpage`);
+
+        this.registerOutputs({ productPageUrl: this.productPageUrl });
+    }
+}

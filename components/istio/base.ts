@@ -1,0 +1,52 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { IstioChartSource, chartReleaseArgs } from "./chart";
+
+export interface IstioBaseArgs {
+    /** The Kubernetes provider of the target cluster. */
+    provider: k8s.Provider;
+    /** Where the charts come from and which Istio release to install. */
+    charts: IstioChartSource;
+    /** The control-plane revision the default validation webhook points at; unset for the default revision. */
+    defaultRevision?: string;
+    /** Seconds Helm waits for the release's objects. Defaults to 600. */
+    timeoutSeconds?: number;
+}
+
+/**
+ * Istio's cluster-wide base: the `istio-system` namespace and the `base` chart (release `istio-base`), which
+ * installs every Istio CRD and the default validation webhook. Everything that creates an Istio custom resource
+ * depends on `release`.
+ *
+ * Helm keeps the CRDs when the release is uninstalled (`helm.sh/resource-policy: keep`), as Istio documents, so
+ * `pulumi destroy` leaves them in the cluster; delete them with
+ * `kubectl get crd -oname | grep 'istio.io' | xargs kubectl delete` when the cluster itself stays.
+ */
+export class IstioBase extends pulumi.ComponentResource {
+    /** The Istio root namespace, `istio-system`. */
+    public readonly namespace: k8s.core.v1.Namespace;
+    /** Its name, with a dependency on the namespace. */
+    public readonly namespaceName: pulumi.Output<string>;
+    /** The `istio-base` Helm release: the Istio CRDs. */
+    public readonly release: k8s.helm.v3.Release;
+
+    constructor(name: string, args: IstioBaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pks-istio-mesh:istio:IstioBase", name, {}, opts);
+        const childOpts = { parent: this, provider: args.provider };
+
+        this.namespace = new k8s.core.v1.Namespace(`${name}-istio-system`, {
+            metadata: { name: "istio-system" },
+        }, childOpts);
+        this.namespaceName = this.namespace.metadata.name;
+
+        this.release = new k8s.helm.v3.Release(`${name}-istio-base`, {
+            name: "istio-base",
+            namespace: this.namespaceName,
+            ...chartReleaseArgs("base", args.charts),
+            values: { defaultRevision: args.defaultRevision ?? "default" },
+            timeout: args.timeoutSeconds ?? 600,
+        }, childOpts);
+
+        this.registerOutputs({ namespaceName: this.namespaceName, release: this.release.status });
+    }
+}

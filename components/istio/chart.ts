@@ -1,0 +1,29 @@
+import * as k8s from "@pulumi/kubernetes";
+
+/** Where Istio's Helm charts come from. */
+export interface IstioChartSource {
+    /**
+     * An HTTPS Helm repository (default `https://istio-release.storage.googleapis.com/charts`), an OCI registry
+     * path (`oci://registry.istio.io/release/charts`), or a local directory holding `base/`, `istiod/` and
+     * `gateway/` (air-gapped sites); a relative directory is relative to the project directory.
+     */
+    repository: string;
+    /** The Istio release, which is also the charts' version, e.g. `1.30.3`. */
+    version: string;
+}
+
+/** The names of the official Istio charts this project installs. */
+export type IstioChart = "base" | "istiod" | "gateway";
+
+/** The chart, version and repository arguments of a `helm.v3.Release` for one Istio chart. */
+export function chartReleaseArgs(chart: IstioChart, source: IstioChartSource): Pick<k8s.helm.v3.ReleaseArgs, "chart" | "version" | "repositoryOpts"> {
+    const repository = source.repository.replace(/\/+$/, "");
+    if (repository.startsWith("oci://")) {
+        return { chart: `${repository}/${chart}`, version: source.version };
+    }
+    if (repository.startsWith("https://")) {
+        return { chart, version: source.version, repositoryOpts: { repo: repository } };
+    }
+    // A local chart directory carries its own version; Helm reads it from Chart.yaml.
+    return { chart: `${repository}/${chart}` };
+}

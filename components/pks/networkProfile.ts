@@ -1,0 +1,97 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { PKSCTL_INTERPRETER, PksConnectionArgs, parseDocument, pksctlEnvironment } from "./connection";
+import { NetworkProfileDocument, NetworkProfileSummary, PKSCTL_ENV } from "./pksctl";
+
+/** NSX-T load balancer sizes a network profile can ask for. */
+export type LoadBalancerSize = "small" | "medium" | "large";
+
+/**
+ * The `parameters` block of a PKS network profile, with PKS's own (snake_case) field names. Fields marked
+ * "updatable" may differ between the old and the new profile when a cluster moves onto a new profile.
+ */
+export interface NetworkProfileParameters {
+    /** Size of the cluster's NSX-T load balancer. Istio needs `medium` or `large` for its virtual servers. */
+    lb_size?: LoadBalancerSize;
+    /** NSX-T IP block ids for pod networks (updatable: add or reorder only). */
+    pod_ip_block_ids?: string[];
+    /** Prefix length of each namespace's pod subnet. */
+    pod_subnet_prefix?: number;
+    /** Whether pod IPs are routable outside the cluster. */
+    pod_routable?: boolean;
+    /** NSX-T floating IP pool ids (updatable: add or reorder only). */
+    fip_pool_ids?: string[];
+    /** Tenant Tier-0 router id. */
+    t0_router_id?: string;
+    /** NSGroup id for the master VMs. */
+    master_vms_nsgroup_id?: string;
+    /** NSX-T IP block ids for node networks. */
+    node_ip_block_ids?: string[];
+    /** Whether node IPs are routable. */
+    node_routable?: boolean;
+    /** Prefix length of node subnets. */
+    node_subnet_prefix?: number;
+    /** Up to three DNS servers for the nodes (updatable). */
+    nodes_dns?: string[];
+    /** `API` or `API_INGRESS`. */
+    dns_lookup_mode?: "API" | "API_INGRESS";
+    /** DNS prefix used with `API_INGRESS`. */
+    ingress_prefix?: string;
+    /** `true` for a shared Tier-1 topology, `false` for a dedicated Tier-1 per cluster. */
+    single_tier_topology?: boolean;
+    /** Infrastructure networks (CIDRs or IPs) for a shared Tier-1 in multi-T0 setups. */
+    infrastructure_networks?: string[];
+    /** NSX-T failover mode. */
+    failover_mode?: "PREEMPTIVE" | "NON_PREEMPTIVE";
+    /** NCP / NSX-T CNI settings (updatable), e.g. `{ type: "nsxt", parameters: { extensions: { ncp: {} } } }`. */
+    cni_configurations?: { type: "nsxt"; parameters: Record<string, unknown> };
+}
+
+export interface PksNetworkProfileArgs {
+    /** How to reach and log in to the PKS API. */
+    connection: PksConnectionArgs;
+    /** Free-text description shown by `pks network-profiles`. */
+    description?: string;
+    /** The profile's parameters. */
+    parameters: NetworkProfileParameters;
+}
+
+/**
+ * A PKS network profile (`pks create-network-profile FILE`). The resource name is the profile's name in PKS.
+ *
+ * PKS profiles are immutable: changing the description or a parameter replaces the profile, deleting the old
+ * one first (which PKS refuses while a cluster uses it). To move a cluster onto changed settings, give the new
+ * profile a new name: it is created, the cluster is switched with `update-cluster --network-profile`, and the
+ * old profile is deleted last. Creating adopts an existing profile with identical settings and fails, listing
+ * the differences, on one that differs.
+ */
+export class PksNetworkProfile extends pulumi.ComponentResource {
+    /** The profile's name in PKS; depending on it orders clusters after the profile (and before its deletion). */
+    public readonly profileName: pulumi.Output<string>;
+    /** The profile's uuid in PKS. */
+    public readonly uuid: pulumi.Output<string>;
+    /** The document given to `pks create-network-profile`. */
+    public readonly document: NetworkProfileDocument;
+
+    constructor(name: string, args: PksNetworkProfileArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pks-istio-mesh:pks:PksNetworkProfile", name, {}, opts);
+
+        this.document = { name, description: args.description ?? "", parameters: { ...args.parameters } };
+        const documentJson = JSON.stringify(this.document);
+        const profile = new command.local.Command(name, {
+            interpreter: PKSCTL_INTERPRETER,
+            create: "create-network-profile",
+            delete: "delete-network-profile",
+            environment: { ...pksctlEnvironment(args.connection), [PKSCTL_ENV.networkProfile]: documentJson },
+            // Immutable in PKS: any change of the document is a replacement.
+            triggers: [documentJson],
+            logging: "stderr",
+            addPreviousOutputInEnv: false,
+        }, { parent: this, deleteBeforeReplace: true });
+
+        const created = parseDocument<NetworkProfileSummary>(profile.stdout);
+        this.profileName = created.apply((p) => p.name);
+        this.uuid = created.apply((p) => p.uuid);
+        this.registerOutputs({ profileName: this.profileName, uuid: this.uuid });
+    }
+}

@@ -1,0 +1,175 @@
+/**
+ * Configuration: defaults, Pulumi.yaml declarations, secrets, the existing-cluster mode, and a matrix of bad
+ * configurations, each of which must fail naming the key and what is allowed, before any resource exists.
+ */
+import { expect } from "chai";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigError, PROJECT, configSchema, loadConfig } from "../components/config";
+import { mocks, runProgram } from "./harness";
+import { declaredConfig } from "./stacks";
+
+const P = `${PROJECT}:`;
+const SECRET = (key: string) => key.endsWith("pksPassword") || key.endsWith("pksClientSecret") || key.endsWith("kubeconfig");
+
+/** A valid PKS configuration (what `pulumi config` would hold), with overrides; `undefined` removes a key. */
+function pksConfig(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+    const config: Record<string, string | undefined> = {
+        pksApiUrl: "api.pks.example.com",
+        pksUsername: "admin",
+        pksPassword: "hunter2-pks",
+        pksSkipTlsValidation: "true",
+        networkProfileName: "network-profile-medium",
+        clusterName: "medium-lb-cluster",
+        clusterExternalHostname: "mediumlb",
+        clusterPlan: "large",
+        clusterNumNodes: "4",
+        ...overrides,
+    };
+    return Object.fromEntries(Object.entries(config).filter((e): e is [string, string] => e[1] !== undefined).map(([k, v]) => [`${P}${k}`, v]));
+}
+
+function load(config: Record<string, string>, env: NodeJS.ProcessEnv = {}) {
+    return loadConfig(config, SECRET, env);
+}
+
+function problems(config: Record<string, string>, env: NodeJS.ProcessEnv = {}): string {
+    try {
+        load(config, env);
+    } catch (e) {
+        expect(e).to.be.instanceOf(ConfigError);
+        return (e as Error).message;
+    }
+    throw new Error("the configuration was accepted");
+}
+
+describe("configuration", () => {
+    it("fills in documented defaults", () => {
+        const config = load(pksConfig());
+        expect(config.cluster.source).to.equal("pks");
+        if (config.cluster.source !== "pks") {
+            return;
+        }
+        expect(config.cluster.connection).to.include({ cli: "pks", apiUrl: "api.pks.example.com", username: "admin", skipTlsValidation: true });
+        expect(config.cluster.timeoutMinutes).to.equal(45);
+        expect(config.cluster.pollSeconds).to.equal(30);
+        expect(config.cluster.networkProfile).to.deep.equal({ name: "network-profile-medium", description: "", parameters: { lb_size: "medium" } });
+        expect(config.cluster.cluster).to.deep.equal({ name: "medium-lb-cluster", externalHostname: "mediumlb", plan: "large", numNodes: 4, tags: undefined, protect: false });
+        expect(config.istio).to.deep.equal({
+            version: "1.30.3", chartRepository: "https://istio-release.storage.googleapis.com/charts", imageHub: undefined,
+            revision: undefined, istiodReplicas: 1, istiodResources: undefined, gatewayServiceType: "LoadBalancer", mtlsMode: "STRICT",
+        });
+        expect(config.bookinfo).to.deep.equal({ namespace: "bookinfo", createNamespace: true, injectionMode: "namespace", destinationRuleMtls: true });
+        expect(config.verify).to.deep.equal({ enabled: true, timeoutSeconds: 600 });
+    });
+
+    it("declares every scalar key in Pulumi.yaml with the same type and default as the schema", () => {
+        const declared = declaredConfig();
+        const objectKeys = ["networkProfileParameters", "clusterTags", "istiodResources"];
+        const schemaKeys = Object.keys(configSchema.shape).filter((k) => !objectKeys.includes(k));
+        expect(Object.keys(declared).filter((k) => !k.includes(":")).sort()).to.deep.equal(schemaKeys.sort());
+        for (const key of schemaKeys) {
+            const field = configSchema.shape[key as keyof typeof configSchema.shape];
+            const schemaDefault = field.safeParse(undefined);
+            const declaration = declared[key];
+            if (declaration.default === undefined) {
+                expect(schemaDefault.success && schemaDefault.data !== undefined, `${key} has a schema default but none in Pulumi.yaml`).to.equal(false);
+                continue;
+            }
+            expect(schemaDefault.success, key).to.equal(true);
+            expect(schemaDefault.data, `default of ${key}`).to.deep.equal(declaration.default);
+            // The declared default, passed as the CLI passes it (a string), is valid and means the same.
+            expect(field.parse(String(declaration.default)), `type of ${key}`).to.deep.equal(declaration.default);
+            const type = typeof declaration.default === "number" ? "integer" : typeof declaration.default;
+            expect(declaration.type, `type of ${key}`).to.equal(type);
+        }
+        for (const key of ["pksPassword", "pksClientSecret", "kubeconfig"]) {
+            expect(declared[key].secret, key).to.equal(true);
+        }
+        expect(declared["pulumi:disable-default-providers"].value).to.deep.equal(["kubernetes"]);
+    });
+
+    it("rejects secrets stored as plain text, without echoing them", () => {
+        let message = "";
+        try {
+            loadConfig(pksConfig({ pksPassword: "visible-plain-password" }), () => false, {});
+        } catch (e) {
+            message = (e as Error).message;
+        }
+        expect(message).to.include(`${P}pksPassword: must be a secret: run \`pulumi config set --secret pksPassword\``);
+        expect(message).to.not.include("visible-plain-password");
+    });
+
+    it("takes an existing cluster's kubeconfig from config or from KUBECONFIG", () => {
+        const kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: lab\ncontexts:\n- name: lab\n  context: {cluster: lab, user: me}\nclusters:\n- name: lab\n  cluster: {server: 'https://10.0.0.1:6443'}\nusers:\n- name: me\n  user: {token: abc}\n";
+        const fromConfig = load({ [`${P}clusterSource`]: "existing", [`${P}kubeconfig`]: kubeconfig, [`${P}verifyProductPage`]: "false" });
+        expect(fromConfig.cluster).to.include({ source: "existing", server: "https://10.0.0.1:6443" });
+
+        const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
+        fs.writeFileSync(file, kubeconfig);
+        const fromEnv = load({ [`${P}clusterSource`]: "existing" }, { KUBECONFIG: file });
+        expect(fromEnv.cluster).to.include({ source: "existing", server: "https://10.0.0.1:6443" });
+
+        expect(problems({ [`${P}clusterSource`]: "existing" })).to.include(`${P}kubeconfig: is required when clusterSource is existing (or set the KUBECONFIG environment variable)`);
+        expect(problems({ [`${P}clusterSource`]: "existing", [`${P}kubeconfig`]: "current-context: x\n" }))
+            .to.include(`${P}kubeconfig: ${P}kubeconfig has no current-context with a cluster server URL`);
+    });
+});
+
+/**
+ * Bad configurations. Each must fail with a message naming the key (and, for a bad value, what is allowed), and
+ * the program must register no resource at all.
+ */
+const BAD: Array<{ what: string; config: Record<string, string>; expect: string[] }> = [
+    { what: "lb_size huge", config: pksConfig({ networkProfileParameters: '{"lb_size":"huge"}' }), expect: [`${P}networkProfileParameters: "huge" is not allowed: expected one of small, medium, large (at lb_size)`] },
+    { what: "a misspelt profile parameter", config: pksConfig({ networkProfileParameters: '{"lb-size":"medium"}' }), expect: [`${P}networkProfileParameters: unknown field(s) lb-size`] },
+    { what: "four node DNS servers", config: pksConfig({ networkProfileParameters: '{"nodes_dns":["1.1.1.1","1.1.1.2","1.1.1.3","1.1.1.4"]}' }), expect: [`${P}networkProfileParameters: has 4 entries: PKS accepts at most 3 DNS servers (at nodes_dns)`] },
+    { what: "numNodes 0", config: pksConfig({ clusterNumNodes: "0" }), expect: [`${P}clusterNumNodes: 0 is not allowed: expected an integer from 1`] },
+    { what: "numNodes above the plan's limit", config: pksConfig({ clusterNumNodes: "12", clusterPlanMaxNodes: "10" }), expect: [`${P}clusterNumNodes: 12 is not allowed: the plan allows 1 to 10 worker nodes (clusterPlanMaxNodes)`] },
+    { what: "numNodes not a number", config: pksConfig({ clusterNumNodes: "four" }), expect: [`${P}clusterNumNodes: "four" is not an integer`] },
+    { what: "a cluster name with special characters", config: pksConfig({ clusterName: "my&cluster" }), expect: [`${P}clusterName: "my&cluster" is not allowed: expected 1-63 letters, digits`] },
+    { what: "a profile name too long", config: pksConfig({ networkProfileName: "p".repeat(64) }), expect: [`${P}networkProfileName: "${"p".repeat(64)}" is not allowed`] },
+    { what: "a hostname with a scheme", config: pksConfig({ clusterExternalHostname: "https://mediumlb" }), expect: [`${P}clusterExternalHostname: "https://mediumlb" is not allowed: expected a hostname or IPv4 address`] },
+    { what: "a missing API URL", config: pksConfig({ pksApiUrl: undefined }), expect: [`${P}pksApiUrl: is required when clusterSource is pks`] },
+    { what: "a missing password", config: pksConfig({ pksPassword: undefined }), expect: [`${P}pksPassword: is required to log in to PKS (set it with \`pulumi config set --secret pksPassword\`)`] },
+    { what: "no TLS choice", config: pksConfig({ pksSkipTlsValidation: undefined }), expect: [`${P}pksCaCert: is required to verify the PKS API certificate (PEM text), unless pksSkipTlsValidation is true`] },
+    { what: "a CA that is not PEM", config: pksConfig({ pksSkipTlsValidation: undefined, pksCaCert: "my-ca.crt" }), expect: [`${P}pksCaCert: expected the PEM text of a CA certificate`] },
+    { what: "an unknown CLI", config: pksConfig({ pksCli: "kubectl" }), expect: [`${P}pksCli: "kubectl" is not allowed: expected pks, tkgi, or a path to one of them`] },
+    { what: "an unknown injection mode", config: pksConfig({ injectionMode: "manual" }), expect: [`${P}injectionMode: "manual" is not allowed: expected one of namespace, pod`] },
+    { what: "an unknown mTLS mode", config: pksConfig({ mtlsMode: "strict" }), expect: [`${P}mtlsMode: "strict" is not allowed: expected one of STRICT, PERMISSIVE`] },
+    { what: "a malformed Istio version", config: pksConfig({ istioVersion: "1.30" }), expect: [`${P}istioVersion: "1.30" is not allowed: expected an Istio release 1.24.0 or later, e.g. 1.30.3`] },
+    { what: "an Istio older than the Helm layout", config: pksConfig({ istioVersion: "1.0.5" }), expect: [`${P}istioVersion: "1.0.5" is not allowed`] },
+    { what: "a hub with a scheme", config: pksConfig({ imageHub: "https://harbor.example.com/istio" }), expect: [`${P}imageHub: "https://harbor.example.com/istio" is not allowed: expected an image registry and path without scheme or tag`] },
+    { what: "a hub with a tag", config: pksConfig({ imageHub: "harbor.example.com/istio:1.30" }), expect: [`${P}imageHub: "harbor.example.com/istio:1.30" is not allowed`] },
+    { what: "an unknown gateway service type", config: pksConfig({ ingressGatewayServiceType: "ExternalName" }), expect: [`${P}ingressGatewayServiceType: "ExternalName" is not allowed: expected one of LoadBalancer, NodePort, ClusterIP`] },
+    { what: "verification without a load balancer", config: pksConfig({ ingressGatewayServiceType: "ClusterIP" }), expect: [`${P}verifyProductPage: needs a LoadBalancer gateway (ingressGatewayServiceType is ClusterIP): set verifyProductPage to false`] },
+    { what: "a chart directory without charts", config: pksConfig({ istioChartRepository: "./no-such-charts" }), expect: [`${P}istioChartRepository: "./no-such-charts" is not allowed: the local chart directory has no base/Chart.yaml, istiod/Chart.yaml, gateway/Chart.yaml`] },
+    { what: "an http chart repository", config: pksConfig({ istioChartRepository: "http://charts.example.com" }), expect: [`${P}istioChartRepository: "http://charts.example.com" is not allowed: expected an https:// or oci:// chart repository, or a local directory`] },
+    { what: "a revision named default", config: pksConfig({ istioRevision: "default" }), expect: [`${P}istioRevision: "default" is not allowed: leave istioRevision unset`] },
+    { what: "Bookinfo in istio-system", config: pksConfig({ bookinfoNamespace: "istio-system" }), expect: [`${P}bookinfoNamespace: "istio-system" is not allowed: Bookinfo needs a namespace of its own`] },
+    { what: "a boolean that is not one", config: pksConfig({ destinationRuleMtls: "yes" }), expect: [`${P}destinationRuleMtls: "yes" is not allowed: expected true or false`] },
+    { what: "a misspelt key", config: pksConfig({ clusterNumNode: "4" }), expect: [`${P}clusterNumNode: is not a configuration key of this program; did you mean clusterNumNodes?`] },
+    { what: "tags with a colon", config: pksConfig({ clusterTags: '{"env":"prod:eu"}' }), expect: [`${P}clusterTags: tag value "prod:eu" is not allowed`] },
+    { what: "user and client login at once", config: pksConfig({ pksClientName: "automation", pksClientSecret: "s" }), expect: [`${P}pksClientName: cannot be combined with pksUsername/pksPassword`] },
+    { what: "PKS keys for an existing cluster", config: { [`${P}clusterSource`]: "existing", [`${P}clusterName`]: "x", [`${P}kubeconfig`]: "current-context: x" }, expect: [`${P}clusterName: is only used when clusterSource is pks`] },
+    { what: "istiod resources in bad units", config: pksConfig({ istiodResources: '{"requests":{"memory":"2 GB"}}' }), expect: [`${P}istiodResources: "2 GB" is not allowed: expected a Kubernetes memory quantity such as 2Gi (at requests.memory)`] },
+];
+
+describe("bad configuration", function () {
+    this.timeout(20_000);
+    it(`covers at least 15 cases (${BAD.length})`, () => {
+        expect(BAD.length).to.be.at.least(15);
+    });
+    for (const bad of BAD) {
+        it(`fails before registering anything: ${bad.what}`, async () => {
+            const run = await runProgram(bad.config, Object.keys(bad.config).filter(SECRET));
+            expect(run.error, "the program must fail").to.be.instanceOf(ConfigError);
+            for (const fragment of bad.expect) {
+                expect(run.error!.message).to.include(fragment);
+            }
+            expect(run.error!.message).to.not.include("hunter2-pks");
+            expect(mocks.registered.map((r) => r.type), "no resource besides the root stack").to.deep.equal(["pulumi:pulumi:Stack"]);
+        });
+    }
+});

@@ -1,0 +1,152 @@
+/**
+ * The Istio components under Pulumi mocks: chart sources and values, namespaces, dependencies, the gateway's
+ * selector and ports, and mesh-wide mTLS, with every manifest validated against its schema.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import { expect } from "chai";
+import { IstioBase } from "../../components/istio/base";
+import { chartReleaseArgs } from "../../components/istio/chart";
+import { IstioControlPlane } from "../../components/istio/controlPlane";
+import { GATEWAY_RELEASE_NAME, IstioIngressGateway } from "../../components/istio/ingressGateway";
+import { MeshMtls } from "../../components/istio/meshMtls";
+import { LB_ADDRESS, Recorder, Registered, dependenciesOf, mocks, unwrap, useMocks } from "../harness";
+import { isManifest, validateManifest } from "../validate";
+
+const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+
+/** The gateway chart's rule for its pods' selector labels (templates/_helpers.tpl, `gateway.selectorLabels`). */
+function gatewayChartSelector(releaseName: string, values: { labels?: Record<string, string> }): Record<string, string> {
+    return {
+        app: values.labels?.app ?? releaseName,
+        istio: values.labels?.istio ?? releaseName.replace(/^istio-/, ""),
+    };
+}
+
+async function mesh(recorder: Recorder, controlPlane: Partial<ConstructorParameters<typeof IstioControlPlane>[1]> = {}, serviceType?: "LoadBalancer" | "NodePort") {
+    const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
+    const base = new IstioBase("istio", { provider, charts, defaultRevision: controlPlane.revision }, recorder.opts());
+    const cp = new IstioControlPlane("istio", { provider, charts, base, ...controlPlane }, recorder.opts());
+    const gateway = new IstioIngressGateway("istio", { provider, charts, controlPlane: cp, serviceType }, recorder.opts());
+    const mtls = new MeshMtls("mesh", { provider, base }, recorder.opts());
+    await recorder.settle();
+    return { provider, base, cp, gateway, mtls, providerRef: `${await unwrap(provider.urn)}::${await unwrap(provider.id)}` };
+}
+
+describe("Istio charts", () => {
+    it("come from an HTTPS repository, an OCI registry or a local directory", () => {
+        expect(chartReleaseArgs("istiod", charts)).to.deep.equal({ chart: "istiod", version: "1.30.3", repositoryOpts: { repo: charts.repository } });
+        expect(chartReleaseArgs("base", { repository: "oci://registry.istio.io/release/charts/", version: "1.30.3" }))
+            .to.deep.equal({ chart: "oci://registry.istio.io/release/charts/base", version: "1.30.3" });
+        expect(chartReleaseArgs("gateway", { repository: "./charts", version: "1.30.3" })).to.deep.equal({ chart: "./charts/gateway" });
+        expect(chartReleaseArgs("gateway", { repository: "/srv/istio-charts/", version: "1.30.3" })).to.deep.equal({ chart: "/srv/istio-charts/gateway" });
+    });
+});
+
+describe("Istio components", () => {
+    before(() => useMocks());
+    beforeEach(() => mocks.reset());
+
+    it("install base → istiod → gateway as Helm releases chained by dependencies", async () => {
+        const recorder = new Recorder();
+        const { base, cp, gateway, providerRef } = await mesh(recorder);
+
+        const baseRelease = mocks.find(RELEASE, "istio-istio-base");
+        expect(baseRelease.inputs).to.deep.include({ name: "istio-base", namespace: "istio-system", chart: "base", version: "1.30.3", repositoryOpts: { repo: charts.repository } });
+        expect(baseRelease.inputs.values).to.deep.equal({ defaultRevision: "default" });
+        const istiod = mocks.find(RELEASE, "istio-istiod");
+        expect(istiod.inputs).to.deep.include({ name: "istiod", namespace: "istio-system", chart: "istiod", version: "1.30.3" });
+        const gatewayRelease = mocks.find(RELEASE, "istio-gateway");
+        expect(gatewayRelease.inputs).to.deep.include({ name: GATEWAY_RELEASE_NAME, namespace: "istio-ingress", chart: "gateway", version: "1.30.3" });
+        expect(mocks.find("kubernetes:core/v1:Namespace", "istio-istio-system").inputs.metadata).to.deep.equal({ name: "istio-system" });
+        expect(mocks.find("kubernetes:core/v1:Namespace", "istio-namespace").inputs.metadata).to.deep.equal({ name: "istio-ingress" });
+
+        expect(recorder.explicitDependencies(RELEASE, "istio-istiod")).to.deep.equal([base.release]);
+        expect(recorder.explicitDependencies(RELEASE, "istio-gateway")).to.deep.equal([cp.release]);
+        expect(await dependenciesOf(recorder.find(RELEASE, "istio-istio-base"))).to.include(base.namespace);
+
+        for (const r of mocks.registered.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:"))) {
+            expect(r.provider, `${r.type} ${r.name} uses the explicit provider`).to.equal(providerRef);
+        }
+        expect(await unwrap(gateway.release.urn)).to.match(/pks-istio-mesh:istio:IstioIngressGateway\$kubernetes:helm.sh\/v3:Release::istio-gateway$/);
+        expect(await unwrap(cp.release.urn)).to.match(/pks-istio-mesh:istio:IstioControlPlane\$kubernetes:helm.sh\/v3:Release::istio-istiod$/);
+        expect(await unwrap(base.release.urn)).to.match(/pks-istio-mesh:istio:IstioBase\$kubernetes:helm.sh\/v3:Release::istio-istio-base$/);
+    });
+
+    it("gives istiod replicas, resources, hub and revision per stack", async () => {
+        await mesh(new Recorder(), {
+            revision: "canary", imageHub: "harbor.example.com/istio", replicas: 2,
+            resources: { requests: { cpu: "1", memory: "2Gi" } },
+        });
+        const istiod = mocks.find(RELEASE, "istio-istiod");
+        expect(istiod.inputs.name).to.equal("istiod-canary");
+        expect(istiod.inputs.values).to.deep.equal({
+            replicaCount: 2, autoscaleMin: 2, autoscaleMax: 5, revision: "canary",
+            global: { hub: "harbor.example.com/istio" }, resources: { requests: { cpu: "1", memory: "2Gi" } },
+        });
+        // The istiod chart creates its PodDisruptionBudget only with more than one replica (autoscaleMin > 1).
+        expect((istiod.inputs.values as { autoscaleMin: number }).autoscaleMin).to.be.greaterThan(1);
+        expect(mocks.find(RELEASE, "istio-istio-base").inputs.values).to.deep.equal({ defaultRevision: "canary" });
+        expect((mocks.find(RELEASE, "istio-gateway").inputs.values as { revision: string }).revision).to.equal("canary");
+    });
+
+    it("labels injection for the default revision and for a named one", async () => {
+        const { cp } = await mesh(new Recorder());
+        expect(cp.namespaceInjectionLabels).to.deep.equal({ "istio-injection": "enabled" });
+        expect(cp.podInjectionLabels).to.deep.equal({ "sidecar.istio.io/inject": "true" });
+        mocks.reset();
+        const { cp: canary } = await mesh(new Recorder(), { revision: "canary" });
+        expect(canary.namespaceInjectionLabels).to.deep.equal({ "istio.io/rev": "canary" });
+        expect(canary.podInjectionLabels).to.deep.equal({ "istio.io/rev": "canary" });
+    });
+
+    it("exposes a gateway whose pod labels and HTTP port are what the chart really renders", async () => {
+        const { gateway } = await mesh(new Recorder());
+        const release = mocks.find(RELEASE, "istio-gateway");
+        const values = release.inputs.values as { labels: Record<string, string>; service: { type: string; ports: Array<{ name: string; port: number; targetPort: number }> } };
+        const podLabels = gatewayChartSelector(release.inputs.name as string, values);
+        for (const [k, v] of Object.entries(gateway.selector)) {
+            expect(podLabels[k], `gateway pods carry ${k}=${v}`).to.equal(v);
+        }
+        expect(values.service.type).to.equal("LoadBalancer");
+        const http = values.service.ports.find((p) => p.port === gateway.httpPort);
+        expect(http, "the HTTP port is a port of the gateway Service").to.deep.include({ name: "http2", port: 80, targetPort: 80 });
+        expect(values.service.ports.map((p) => p.port)).to.not.include(8080);
+
+        const read = mocks.find("kubernetes:core/v1:Service", "istio-service");
+        expect(read.id).to.equal(`istio-ingress/${GATEWAY_RELEASE_NAME}`);
+        expect(await unwrap(gateway.address)).to.equal(LB_ADDRESS);
+    });
+
+    it("can expose the gateway as a NodePort", async () => {
+        await mesh(new Recorder(), {}, "NodePort");
+        expect((mocks.find(RELEASE, "istio-gateway").inputs.values as { service: { type: string } }).service.type).to.equal("NodePort");
+    });
+
+    it("enforces mesh-wide mutual TLS with the default PeerAuthentication in the root namespace", async () => {
+        const recorder = new Recorder();
+        const { base } = await mesh(recorder);
+        const pa = mocks.find("kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-default");
+        expect(pa.inputs).to.deep.equal({
+            apiVersion: "security.istio.io/v1", kind: "PeerAuthentication",
+            metadata: { name: "default", namespace: "istio-system" }, spec: { mtls: { mode: "STRICT" } },
+        });
+        expect(recorder.explicitDependencies("kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-default")).to.deep.equal([base.release]);
+
+        mocks.reset();
+        const provider = new k8s.Provider("k8s2", { kubeconfig: "{}" });
+        new MeshMtls("permissive", { provider, base, mode: "PERMISSIVE" });
+        await new Recorder().settle();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect((mocks.find("kubernetes:security.istio.io/v1:PeerAuthentication", "permissive-default").inputs.spec as { mtls: { mode: string } }).mtls.mode).to.equal("PERMISSIVE");
+    });
+
+    it("produces manifests that pass the Kubernetes and Istio schemas", async () => {
+        await mesh(new Recorder());
+        const manifests = mocks.registered.filter((r: Registered) => isManifest(r) && r.id === undefined);
+        expect(manifests.map((m) => m.type).sort()).to.deep.equal([
+            "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Namespace", "kubernetes:security.istio.io/v1:PeerAuthentication",
+        ]);
+        manifests.forEach(validateManifest);
+    });
+});

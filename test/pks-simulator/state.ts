@@ -1,0 +1,236 @@
+/**
+ * Server-side state of the local PKS simulator: what a PKS API would hold (users, plans, network profiles,
+ * clusters) plus the knobs tests and the `local` stack use to shape its behaviour (durations, failure
+ * injection, the kubeconfig `get-credentials` hands out).
+ *
+ * The state lives in one directory, `$PKS_SIM_STATE` (default `.pks-simulator/` at the project root), as two JSON
+ * files: `settings.json` (knobs, written by tests or by hand) and `state.json` (objects, written by the CLI), and
+ * `argv.log`, the arguments of every invocation (one JSON array per line).
+ * Every CLI invocation takes a lock on the directory, so parallel `pks` processes see consistent state.
+ */
+import * as fs from "fs";
+import * as path from "path";
+
+/** A PKS plan as `pks plans --json` shows it, plus the tile's "Maximum number of workers on a cluster". */
+export interface SimPlan {
+    id: string;
+    name: string;
+    description: string;
+    worker_instances: number;
+    master_instances: number;
+    max_worker_instances: number;
+    allow_privileged_containers: boolean;
+}
+
+/** A UAA principal that may log in: a user (`-u/-p`) or a client (`--client-name/--client-secret`). */
+export interface SimPrincipal {
+    secret: string;
+    /** `pks.clusters.admin`: may create and delete network profiles. */
+    admin: boolean;
+}
+
+/** What `get-credentials` writes into the kubeconfig; unset fields get simulator defaults. */
+export interface SimKubeconfigSettings {
+    /** API server URL; default `https://<kubernetes_master_host>:<port>`. */
+    server?: string;
+    /** Bearer token; default a token derived from the cluster uuid and `tokenGeneration`. */
+    token?: string;
+    /** Base64 PEM CA bundle; default `insecure-skip-tls-verify: true`. */
+    certificateAuthorityData?: string;
+}
+
+export interface SimSettings {
+    users: Record<string, SimPrincipal>;
+    clients: Record<string, SimPrincipal>;
+    plans: SimPlan[];
+    /** Seconds an operation stays `in progress` before it completes. */
+    durations: { create: number; update: number; delete: number };
+    /** Failure injection: cluster name → error message; the next CREATE of that cluster ends `failed`. */
+    failCreate: Record<string, string>;
+    /** Failure injection: cluster name → error message; the next UPDATE of that cluster ends `failed`. */
+    failUpdate: Record<string, string>;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    kubeconfig: SimKubeconfigSettings;
+    /** Bump to rotate the default kubeconfig token of every cluster. */
+    tokenGeneration: number;
+}
+
+export interface SimNetworkProfile {
+    name: string;
+    uuid: string;
+    description: string;
+    parameters: Record<string, unknown>;
+}
+
+export type SimAction = "CREATE" | "UPDATE" | "DELETE";
+
+export interface SimCluster {
+    name: string;
+    uuid: string;
+    plan_name: string;
+    external_hostname: string;
+    worker_instances: number;
+    network_profile_name: string;
+    tags: Array<{ name: string; value: string }>;
+    master_ips: string[];
+    last_action: SimAction;
+    last_action_state: "in progress" | "succeeded" | "failed";
+    last_action_description: string;
+    /** Epoch milliseconds when the current action started, and when it completes. */
+    action_started_at: number;
+    action_ends_at: number;
+    /** Set when the current action is to fail at its end (from failure injection). */
+    action_failure?: string;
+}
+
+export interface SimState {
+    profiles: Record<string, SimNetworkProfile>;
+    clusters: Record<string, SimCluster>;
+    /** Monotonic counter for uuids and IPs, so runs are reproducible. */
+    serial: number;
+}
+
+export const DEFAULT_SETTINGS: SimSettings = {
+    users: { admin: { secret: "admin-password", admin: true } },
+    clients: {},
+    plans: [
+        { id: "8A0E21A8-8072-4D80-B365-D1F502085560", name: "small", description: "Example: This plan will configure a lightweight kubernetes cluster. Not recommended for production workloads.", worker_instances: 3, master_instances: 1, max_worker_instances: 50, allow_privileged_containers: false },
+        { id: "58375a45-17f7-4291-acf1-455bf561fd09", name: "medium", description: "Example: This plan will configure a medium sized kubernetes cluster, suitable for more pods.", worker_instances: 5, master_instances: 3, max_worker_instances: 50, allow_privileged_containers: false },
+        { id: "241118e5-69b2-4ef9-b47f-4d2ab071aff5", name: "large", description: "Example: This plan will configure a large kubernetes cluster for resource heavy workloads, or a high number of workloads.", worker_instances: 4, master_instances: 3, max_worker_instances: 50, allow_privileged_containers: false },
+    ],
+    durations: { create: 5, update: 3, delete: 3 },
+    failCreate: {},
+    failUpdate: {},
+    accessTokenTtlSeconds: 600,
+    refreshTokenTtlSeconds: 21600,
+    kubeconfig: {},
+    tokenGeneration: 1,
+};
+
+/** The state directory: `$PKS_SIM_STATE`, or `.pks-simulator/` at the project root. */
+export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+    return env.PKS_SIM_STATE ?? path.resolve(__dirname, "..", "..", ".pks-simulator");
+}
+
+function readJson<T>(file: string, fallback: T): T {
+    try {
+        return JSON.parse(fs.readFileSync(file, "utf8")) as T;
+    } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+            return fallback;
+        }
+        throw e;
+    }
+}
+
+function writeJson(file: string, value: unknown): void {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n");
+    fs.renameSync(tmp, file);
+}
+
+export function readSettings(dir: string): SimSettings {
+    const stored = readJson<Partial<SimSettings>>(path.join(dir, "settings.json"), {});
+    return { ...DEFAULT_SETTINGS, ...stored };
+}
+
+/** Merges `patch` into the stored settings (tests use this to inject failures, shorten durations, …). */
+export function writeSettings(dir: string, patch: Partial<SimSettings>): SimSettings {
+    fs.mkdirSync(dir, { recursive: true });
+    const stored = readJson<Partial<SimSettings>>(path.join(dir, "settings.json"), {});
+    const next = { ...stored, ...patch };
+    writeJson(path.join(dir, "settings.json"), next);
+    return { ...DEFAULT_SETTINGS, ...next };
+}
+
+export function readState(dir: string): SimState {
+    return readJson<SimState>(path.join(dir, "state.json"), { profiles: {}, clusters: {}, serial: 0 });
+}
+
+/**
+ * Moves every cluster whose action has run its course to its end state: CREATE/UPDATE → succeeded or failed,
+ * DELETE → gone. Returns true when something changed.
+ */
+export function advance(state: SimState, now: number): boolean {
+    let changed = false;
+    for (const cluster of Object.values(state.clusters)) {
+        if (cluster.last_action_state !== "in progress") {
+            continue;
+        }
+        if (now < cluster.action_ends_at) {
+            if (cluster.last_action === "CREATE" && cluster.last_action_description === "Creating cluster"
+                && now >= cluster.action_started_at + 1000) {
+                cluster.last_action_description = "Instance provisioning in progress";
+                changed = true;
+            }
+            continue;
+        }
+        changed = true;
+        if (cluster.last_action === "DELETE") {
+            delete state.clusters[cluster.name];
+            continue;
+        }
+        const verb = cluster.last_action === "CREATE" ? "provisioning" : "update";
+        if (cluster.action_failure !== undefined) {
+            cluster.last_action_state = "failed";
+            cluster.last_action_description =
+                `Instance ${verb} failed: There was a problem completing your request. Please contact your operations team ` +
+                `providing the following information: service: p.pks, service-instance-guid: ${cluster.uuid}, ` +
+                `operation: ${cluster.last_action.toLowerCase()}, error-message: ${cluster.action_failure}`;
+        } else {
+            cluster.last_action_state = "succeeded";
+            cluster.last_action_description = `Instance ${verb} completed`;
+            if (cluster.master_ips[0] === "In Progress") {
+                cluster.master_ips = [`10.40.14.${10 + (state.serial % 200)}`];
+            }
+        }
+        delete cluster.action_failure;
+    }
+    return changed;
+}
+
+/**
+ * Runs `fn` with exclusive access to the state directory; what `fn` leaves in the state object is saved.
+ * The lock is a directory (atomic mkdir); a lock older than 30 s is considered abandoned.
+ */
+export async function withState<T>(dir: string, fn: (state: SimState, settings: SimSettings) => T | Promise<T>): Promise<T> {
+    fs.mkdirSync(dir, { recursive: true });
+    const lock = path.join(dir, "lock");
+    const started = Date.now();
+    for (;;) {
+        try {
+            fs.mkdirSync(lock);
+            break;
+        } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
+                throw e;
+            }
+            const held = fs.statSync(lock, { throwIfNoEntry: false });
+            if ((held && Date.now() - held.mtimeMs > 30_000) || Date.now() - started > 60_000) {
+                fs.rmSync(lock, { recursive: true, force: true });
+            }
+            await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+    }
+    try {
+        const state = readState(dir);
+        advance(state, Date.now());
+        const result = await fn(state, readSettings(dir));
+        writeJson(path.join(dir, "state.json"), state);
+        return result;
+    } finally {
+        fs.rmSync(lock, { recursive: true, force: true });
+    }
+}
+
+/** The state as a client would see it now (actions that have run their course are completed). */
+export async function snapshot(dir: string): Promise<SimState> {
+    return withState(dir, (state) => JSON.parse(JSON.stringify(state)) as SimState);
+}
+
+/** The arguments of every CLI invocation so far. */
+export function invocations(dir: string): string[][] {
+    const file = path.join(dir, "argv.log");
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as string[]) : [];
+}

@@ -1,0 +1,30 @@
+/** Reading the project's stack files (Pulumi.<stack>.yaml) the way the Pulumi CLI hands config to a program. */
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+
+export const ROOT = path.resolve(__dirname, "..");
+
+/** The stacks that have a Pulumi.<stack>.yaml in the project. */
+export function stackNames(): string[] {
+    return fs.readdirSync(ROOT).map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1]).filter((s): s is string => s !== undefined).sort();
+}
+
+/** A stack file's config as the program receives it: every value a string, objects as JSON text. */
+export function stackConfig(stack: string): Record<string, string> {
+    const doc = YAML.parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
+    const config: Record<string, string> = {};
+    for (const [key, value] of Object.entries(doc.config ?? {})) {
+        if (typeof value === "object" && value !== null && "secure" in value) {
+            continue; // encrypted values are supplied by the test, as `pulumi config set --secret` would
+        }
+        config[key] = typeof value === "object" ? JSON.stringify(value) : String(value);
+    }
+    return config;
+}
+
+/** The project's declared config (Pulumi.yaml `config:`), keys without namespace. */
+export function declaredConfig(): Record<string, { type?: string; default?: unknown; secret?: boolean; value?: unknown }> {
+    const doc = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { type?: string; default?: unknown; secret?: boolean; value?: unknown }> };
+    return doc.config;
+}
