@@ -1,0 +1,76 @@
+/**
+ * `npm run local -- <preview|up|destroy|refresh|output> [--expect-no-changes]`: the `local` stack, end to end,
+ * on this machine and without an installed Pulumi, PKS or cluster. It starts the local control plane
+ * (test/e2e/localCluster.ts; state in .pks-simulator/cluster), points the pks simulator's `get-credentials` at
+ * it, and runs the operation through the engine built by `npm run e2e:tools` (test/e2e/workspace.ts), with a
+ * file backend in .pks-simulator/pulumi. Istio's charts are the stand-ins in test/e2e/charts. The control plane
+ * stops when the operation ends and comes back with its state on the next run.
+ */
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { stateDir, writeSettings } from "../pks-simulator/state";
+import { ROOT } from "../stacks";
+import { LocalCluster } from "./localCluster";
+import { meshStack, stackFileConfig } from "./workspace";
+
+const OPERATIONS = ["preview", "up", "destroy", "refresh", "output"];
+/** The simulator's administrator password (its documented default); this stack is a local sandbox. */
+const SIMULATOR_PASSWORD = "admin-password";
+/** The local stack's secrets passphrase: a sandbox on this machine, not a place for real secrets. */
+const PASSPHRASE = "pks-istio-mesh-local";
+
+async function main(): Promise<number> {
+    const [operation, ...flags] = process.argv.slice(2);
+    if (!OPERATIONS.includes(operation)) {
+        console.error(`usage: npm run local -- <${OPERATIONS.join("|")}> [--expect-no-changes] [--show-secrets]`);
+        return 2;
+    }
+    const toolsBin = execFileSync(path.join(ROOT, "test", "e2e", "tools.sh"), ["--print-bin"], { encoding: "utf8" }).trim();
+    if (!fs.existsSync(path.join(toolsBin, "pulumi"))) {
+        console.error(`The tools are not built yet: run \`npm run e2e:tools\` first (they go to ${toolsBin}).`);
+        return 1;
+    }
+    const sandbox = stateDir();
+    const cluster = await LocalCluster.start({ dir: path.join(sandbox, "cluster"), toolsBin, log: (l) => console.log(l) });
+    try {
+        writeSettings(sandbox, { kubeconfig: { server: cluster.server, token: cluster.tokens.first } });
+        const stack = await meshStack({ dir: path.join(sandbox, "pulumi"), toolsBin, stackName: "local", passphrase: PASSPHRASE });
+        await stack.setAllConfig({
+            ...stackFileConfig("local"),
+            "pks-istio-mesh:pksPassword": { value: SIMULATOR_PASSWORD, secret: true },
+            "pks-istio-mesh:istioChartRepository": { value: path.join(ROOT, "test", "e2e", "charts") },
+            ...(cluster.servesProductPage ? {} : { "pks-istio-mesh:verifyProductPage": { value: "false" } }),
+        });
+        const onOutput = (s: string) => process.stdout.write(s);
+        switch (operation) {
+            case "preview":
+                await stack.preview({ onOutput, expectNoChanges: flags.includes("--expect-no-changes") });
+                break;
+            case "up":
+                await stack.up({ onOutput });
+                break;
+            case "destroy":
+                await stack.destroy({ onOutput });
+                break;
+            case "refresh":
+                await stack.refresh({ onOutput });
+                break;
+            default:
+                for (const [key, output] of Object.entries(await stack.outputs())) {
+                    const shown = output.secret && !flags.includes("--show-secrets") ? "[secret]" : JSON.stringify(output.value, null, 2);
+                    console.log(`${key}: ${shown}`);
+                }
+        }
+        return 0;
+    } catch (e) {
+        console.error((e as Error).message);
+        return 1;
+    } finally {
+        await cluster.stop();
+    }
+}
+
+main().then((code) => {
+    process.exitCode = code;
+});
