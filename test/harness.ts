@@ -64,6 +64,8 @@ function env(inputs: Record<string, unknown>): Record<string, string> {
 export class MeshMocks implements pulumi.runtime.Mocks {
     public readonly registered: Registered[] = [];
     public readonly invokes: pulumi.runtime.MockCallArgs[] = [];
+    /** What a read LoadBalancer Service reports in `status.loadBalancer.ingress[0]` (NSX-T gives an IP). */
+    public loadBalancerIngress: { ip?: string; hostname?: string } = { ip: LB_ADDRESS };
 
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
         const inputs = reveal(args.inputs) as Record<string, unknown>;
@@ -78,7 +80,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
             state.status = { name: inputs.name, namespace: inputs.namespace, status: "deployed", version: inputs.version };
         }
         if (args.type === "kubernetes:core/v1:Service" && args.id) {
-            state.status = { loadBalancer: { ingress: [{ ip: LB_ADDRESS }] } };
+            state.status = { loadBalancer: { ingress: [this.loadBalancerIngress] } };
         }
         return { id: args.id || `${args.name}-id`, state };
     }
@@ -94,6 +96,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
     reset(): void {
         this.registered.length = 0;
         this.invokes.length = 0;
+        this.loadBalancerIngress = { ip: LB_ADDRESS };
     }
 
     /** The registered resources of one type. */

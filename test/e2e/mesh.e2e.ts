@@ -215,6 +215,20 @@ describe("end to end: the local stack through the real Pulumi engine", function 
         expect((await snapshot(sim)).clusters["medium-lb-cluster"]).to.include({ uuid, worker_instances: 5, last_action: "UPDATE" });
     });
 
+    it("moves the cluster onto a renamed (changed) network profile in place, deleting the old profile last", async () => {
+        const uuid = (await snapshot(sim)).clusters["medium-lb-cluster"].uuid;
+        await stack.setConfig(`${P}networkProfileName`, { value: "network-profile-medium-v2" });
+        await stack.setConfig(`${P}networkProfileParameters`, { value: JSON.stringify({ lb_size: "medium", nodes_dns: ["10.0.0.2"] }) });
+        const r = recorder();
+        const up = await stack.up({ onEvent: r.onEvent, onOutput: r.onOutput });
+        console.log(`      up (profile renamed): ${JSON.stringify(up.summary.resourceChanges)}`);
+        const commands = r.steps.filter((s) => s.type === "command:local:Command" && s.op !== "same").map((s) => `${s.op} ${name(s.urn)}`);
+        expect(commands).to.deep.equal(["create network-profile-medium-v2", "update medium-lb-cluster", "delete network-profile-medium"]);
+        const state = await snapshot(sim);
+        expect(state.clusters["medium-lb-cluster"]).to.include({ uuid, network_profile_name: "network-profile-medium-v2" });
+        expect(Object.keys(state.profiles)).to.deep.equal(["network-profile-medium-v2"]);
+    });
+
     it("updates only the provider when the cluster's token rotates", async () => {
         writeSettings(sim, { kubeconfig: { server: cluster.server, token: cluster.tokens.second } });
         const r = recorder();
@@ -248,7 +262,7 @@ describe("end to end: the local stack through the real Pulumi engine", function 
         before("kubernetes:helm.sh/v3:Release::istio-istiod", "kubernetes:helm.sh/v3:Release::istio-istio-base");
         before("kubernetes:helm.sh/v3:Release::istio-istio-base", "pulumi:providers:kubernetes::mesh-cluster");
         before("pulumi:providers:kubernetes::mesh-cluster", "command:local:Command::medium-lb-cluster");
-        before("command:local:Command::medium-lb-cluster", "command:local:Command::network-profile-medium");
+        before("command:local:Command::medium-lb-cluster", "command:local:Command::network-profile-medium-v2");
 
         const state = await snapshot(sim);
         expect(state.clusters).to.deep.equal({});

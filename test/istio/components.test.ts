@@ -118,6 +118,18 @@ describe("Istio components", () => {
         expect(await unwrap(gateway.address)).to.equal(LB_ADDRESS);
     });
 
+    it("reports a load balancer that gives a hostname instead of an IP", async () => {
+        mocks.loadBalancerIngress = { hostname: "istio-gw.lb.example.com" };
+        const { gateway } = await mesh(new Recorder());
+        expect(await unwrap(gateway.address)).to.equal("istio-gw.lb.example.com");
+    });
+
+    it("reports no address while the load balancer has none", async () => {
+        mocks.loadBalancerIngress = {};
+        const { gateway } = await mesh(new Recorder());
+        expect(await unwrap(gateway.address)).to.equal(undefined);
+    });
+
     it("can expose the gateway as a NodePort", async () => {
         await mesh(new Recorder(), {}, "NodePort");
         expect((mocks.find(RELEASE, "istio-gateway").inputs.values as { service: { type: string } }).service.type).to.equal("NodePort");

@@ -110,6 +110,8 @@ describe("pksctl against the PKS simulator", function () {
     afterEach(() => box.cleanup());
 
     it("runs the whole lifecycle: profile, cluster with progress, credentials, resize in place, delete", async () => {
+        // Long enough for several polls in each wait, even on a loaded machine.
+        box.settings({ durations: { create: 4, update: 2, delete: 4 } });
         expectOk(await box.run("create-network-profile"));
         let state = await box.snapshot();
         expect(state.profiles["network-profile-medium"].parameters).to.deep.equal({ lb_size: "medium" });
@@ -181,7 +183,7 @@ describe("pksctl against the PKS simulator", function () {
         const timedOut = await box.run("create-cluster", { PKSCTL_TIMEOUT_SECONDS: "1" });
         expect(timedOut.code).to.equal(1);
         expect(timedOut.stderr).to.match(/waiting for cluster medium-lb-cluster: timed out after 1s with CREATE in progress .*run `pulumi up` again to resume/);
-        expect(timedOut.seconds).to.be.lessThan(10);
+        expect(timedOut.seconds, "gives up instead of waiting for the 4 s create").to.be.lessThan(20);
         const resumed = await box.run("create-cluster");
         expectOk(resumed);
         expect(resumed.stderr).to.include("already exists with the same settings; adopting it");
@@ -261,7 +263,8 @@ describe("pksctl against the PKS simulator", function () {
     });
 
     it("logs in again when the session expires during a long wait", async () => {
-        box.settings({ accessTokenTtlSeconds: 1, refreshTokenTtlSeconds: 1, durations: { create: 3, update: 1, delete: 1 } });
+        // Sessions live 3 s (a CLI call can take over a second on a loaded machine); the create takes 8 s.
+        box.settings({ accessTokenTtlSeconds: 3, refreshTokenTtlSeconds: 3, durations: { create: 8, update: 1, delete: 1 } });
         const run = await box.run("create-cluster", { PKSCTL_CLUSTER: JSON.stringify(cluster({ networkProfile: undefined })) });
         expectOk(run);
         expect(run.stderr).to.include("session expired; logging in to api.pks.local again");

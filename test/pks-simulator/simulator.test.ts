@@ -1,0 +1,132 @@
+/**
+ * The PKS simulator itself, driven like a user drives the CLI: the behaviours pksctl does not exercise (prompts,
+ * text output, kubeconfig merging, the error texts the reference documents).
+ */
+import { expect } from "chai";
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { snapshot, writeSettings } from "./state";
+
+const BIN = path.resolve(__dirname, "bin");
+
+interface Result {
+    code: number | null;
+    stdout: string;
+    stderr: string;
+}
+
+describe("the pks simulator", function () {
+    this.timeout(60_000);
+    let dir: string;
+    let env: NodeJS.ProcessEnv;
+
+    function pks(args: string[], stdin = "", cli = "pks"): Promise<Result> {
+        return new Promise((resolve, reject) => {
+            const child = spawn(path.join(BIN, cli), args, { env });
+            let stdout = "";
+            let stderr = "";
+            child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+            child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+            child.on("error", reject);
+            child.on("close", (code) => resolve({ code, stdout, stderr }));
+            child.stdin.end(stdin);
+        });
+    }
+
+    beforeEach(async () => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "pks-sim-"));
+        env = { PATH: process.env.PATH, HOME: path.join(dir, "home"), PKS_SIM_STATE: path.join(dir, "state"), PKS_HOME: path.join(dir, "pks-home") };
+        writeSettings(env.PKS_SIM_STATE!, { durations: { create: 1, update: 1, delete: 1 } });
+        expect((await pks(["login", "-a", "api.pks.local", "-u", "admin", "-k"], "admin-password\n")).code).to.equal(0);
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("asks for the password on its prompt and keeps the session in PKS_HOME", async () => {
+        const login = await pks(["login", "-a", "api.pks.local", "-u", "admin", "-k"], "admin-password\n");
+        expect(login.stdout).to.include("Password: ").and.include("API Endpoint: api.pks.local\nUser: admin\nLogin successful.");
+        expect(fs.existsSync(path.join(dir, "pks-home", "creds.yml"))).to.equal(true);
+        expect((await pks(["logout"])).code).to.equal(0);
+        const after = await pks(["clusters"]);
+        expect(after.code).to.equal(1);
+        expect(after.stderr).to.equal("Error: You are not currently authenticated. Please log in to continue\n");
+    });
+
+    it("asks before deleting, and only deletes on yes", async () => {
+        await pks(["create-cluster", "c1", "-e", "c1.example.com", "-p", "small", "--non-interactive", "--wait"]);
+        const no = await pks(["delete-cluster", "c1"], "n\n");
+        expect(no.stdout).to.include("Are you sure you want to delete cluster c1? (y/n): ");
+        expect(no.code).to.equal(1);
+        expect(Object.keys((await snapshot(env.PKS_SIM_STATE!)).clusters)).to.deep.equal(["c1"]);
+        const eof = await pks(["delete-cluster", "c1"]);
+        expect(eof.code, "no answer at all is no yes").to.equal(1);
+        const yes = await pks(["delete-cluster", "c1", "--wait"], "y\n");
+        expect(yes.code).to.equal(0);
+        expect((await pks(["cluster", "c1"])).stderr).to.equal("Error: Cluster c1 not found\n");
+    });
+
+    it("prints the documented cluster fields as text and as JSON, moving from in progress to succeeded", async () => {
+        const created = await pks(["create-cluster", "c2", "--external-hostname", "c2.example.com", "--plan", "large", "--num-nodes", "3", "--json"]);
+        const json = JSON.parse(created.stdout) as Record<string, unknown>;
+        expect(json).to.include({ name: "c2", plan_name: "large", last_action: "CREATE", last_action_state: "in progress", last_action_description: "Creating cluster" });
+        expect(json.kubernetes_master_ips).to.deep.equal(["In Progress"]);
+        expect(json.parameters).to.include({ kubernetes_master_host: "c2.example.com", kubernetes_master_port: 8443, kubernetes_worker_instances: 3 });
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        const text = await pks(["cluster", "c2"]);
+        expect(text.stdout).to.match(/^Name: +c2\nPlan Name: +large\nUUID: +[0-9a-f-]{36}\nLast Action: +CREATE\nLast Action State: +succeeded\nLast Action Description: +Instance provisioning completed\n/);
+        const list = JSON.parse((await pks(["clusters", "--json"])).stdout) as unknown[];
+        expect(list).to.have.length(1);
+        const plans = JSON.parse((await pks(["plans", "--json"])).stdout) as Array<Record<string, unknown>>;
+        expect(Object.keys(plans[0]).sort()).to.deep.equal(["allow_privileged_containers", "description", "id", "master_instances", "name", "worker_instances"]);
+    });
+
+    it("validates profiles and refuses duplicates", async () => {
+        const file = path.join(dir, "np.json");
+        fs.writeFileSync(file, JSON.stringify({ name: "np", description: "d", parameters: { lb_size: "huge" } }));
+        expect((await pks(["create-network-profile", file])).stderr).to.include("Invalid lb_size huge");
+        fs.writeFileSync(file, JSON.stringify({ name: "np", parameters: { nodes_dns: ["1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4"] } }));
+        expect((await pks(["create-network-profile", file])).stderr).to.include("at most 3 DNS servers");
+        fs.writeFileSync(file, JSON.stringify({ name: "np", parameters: { lb_size: "medium" } }));
+        expect((await pks(["create-network-profile", file])).stdout).to.equal("Network profile np successfully created\n");
+        expect((await pks(["create-network-profile", file])).stderr).to.equal("Error: Network profile np already exists\n");
+    });
+
+    it("merges get-credentials into $KUBECONFIG and switches the current context", async () => {
+        await pks(["create-cluster", "c3", "-e", "c3.example.com", "-p", "small", "--wait"]);
+        const kubeconfig = path.join(dir, "kubeconfig");
+        fs.writeFileSync(kubeconfig, YAML.stringify({
+            apiVersion: "v1", kind: "Config", "current-context": "other",
+            clusters: [{ name: "other", cluster: { server: "https://other:6443" } }],
+            contexts: [{ name: "other", context: { cluster: "other", user: "me" } }],
+            users: [{ name: "me", user: { token: "t" } }],
+        }));
+        env.KUBECONFIG = kubeconfig;
+        const creds = await pks(["get-credentials", "c3"]);
+        expect(creds.stdout).to.include("Fetching credentials for cluster c3.\nContext set for cluster c3.");
+        const merged = YAML.parse(fs.readFileSync(kubeconfig, "utf8")) as { "current-context": string; contexts: Array<{ name: string }>; clusters: Array<{ name: string; cluster: { server: string } }> };
+        expect(merged["current-context"]).to.equal("c3");
+        expect(merged.contexts.map((c) => c.name)).to.have.members(["other", "c3"]);
+        expect(merged.clusters.find((c) => c.name === "c3")?.cluster.server).to.equal("https://c3.example.com:8443");
+    });
+
+    it("refuses a network profile change that conflicts with the cluster's, like PKS", async () => {
+        for (const [name, parameters] of [["np1", { lb_size: "small" }], ["np2", { lb_size: "medium" }]] as const) {
+            fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ name, parameters }));
+            await pks(["create-network-profile", path.join(dir, `${name}.json`)]);
+        }
+        await pks(["create-cluster", "c4", "-e", "c4", "-p", "small", "--network-profile", "np1", "--wait"]);
+        const update = await pks(["update-cluster", "c4", "--network-profile", "np2", "--non-interactive"]);
+        expect(update.stderr).to.equal("Error: Error processing update parameters: field lb_size has conflict\n");
+    });
+
+    it("answers as tkgi under that name, with TKGI's wording", async () => {
+        env.PKS_HOME = path.join(dir, "other-home");
+        writeSettings(env.PKS_SIM_STATE!, { users: { dev: { secret: "dev-pw", admin: false } } });
+        await pks(["login", "-a", "api.tkgi.local", "-u", "dev", "-k"], "dev-pw\n", "tkgi");
+        fs.writeFileSync(path.join(dir, "np.json"), JSON.stringify({ name: "np", parameters: {} }));
+        const denied = await pks(["create-network-profile", path.join(dir, "np.json")], "", "tkgi");
+        expect(denied.stderr).to.equal("Error: You do not have enough privileges to perform this action. Please contact the TKGI administrator.\n");
+    });
+});
