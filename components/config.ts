@@ -16,7 +16,7 @@ import { NetworkProfileParameters } from "./pks/networkProfile";
 export const PROJECT = "pks-istio-mesh";
 
 /** Keys whose values are credentials: they must be stored as Pulumi secrets and are never echoed. */
-export const SECRET_KEYS = ["pksPassword", "pksClientSecret", "kubeconfig"] as const;
+const SECRET_KEYS = ["pksPassword", "pksClientSecret", "kubeconfig"] as const;
 
 const NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
 const NAME_RULE = "1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
@@ -161,7 +161,7 @@ export const configSchema = z.strictObject({
     error: (issue) => issue.code === "unrecognized_keys" ? `unknown key(s) ${issue.keys.join(", ")}` : undefined,
 });
 
-export type ConfigValues = z.output<typeof configSchema>;
+type ConfigValues = z.output<typeof configSchema>;
 
 /** Login and behaviour of the PKS CLI. */
 export interface PksConnectionConfig {
@@ -256,7 +256,7 @@ function suggest(key: string): string {
 }
 
 /** Reads and checks the kubeconfig of an existing cluster; returns its current context's API server URL. */
-export function kubeconfigServer(kubeconfig: string, origin: string): string {
+function kubeconfigServer(kubeconfig: string, origin: string): string {
     let doc: unknown;
     try {
         doc = YAML.parse(kubeconfig);

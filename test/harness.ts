@@ -43,7 +43,7 @@ export function isSecretValue(value: unknown): boolean {
 }
 
 /** Serialized properties with every secret envelope replaced by its value. */
-export function reveal(value: unknown): unknown {
+function reveal(value: unknown): unknown {
     if (isSecretValue(value)) {
         return reveal((value as { value: unknown }).value);
     }
@@ -153,11 +153,6 @@ export function unwrap<T>(value: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
     return new Promise((resolve) => pulumi.output(value).apply((v) => { resolve(v); return v; }));
 }
 
-/** Whether an output is secret. */
-export function isSecret<T>(value: pulumi.Output<T>): Promise<boolean> {
-    return pulumi.isSecret(value);
-}
-
 /**
  * Records every resource constructed under components created with `recorder.opts()` (or, for a whole program,
  * via `recorder.transformation` registered on the stack), including the options the mocks cannot see.
@@ -194,9 +189,14 @@ export class Recorder {
 
     /** The resources named in the explicit `dependsOn` of the resource of this type and name. */
     explicitDependencies(type: string, name: string): pulumi.Resource[] {
-        const deps = this.find(type, name).opts.dependsOn;
-        return (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]) as pulumi.Resource[];
+        return dependsOnList(this.find(type, name));
     }
+}
+
+/** A declared resource's `dependsOn` option as a list (the program passes plain lists of resources). */
+function dependsOnList(declared: Declared): pulumi.Resource[] {
+    const deps = declared.opts.dependsOn;
+    return (Array.isArray(deps) ? deps : deps === undefined ? [] : [deps]) as pulumi.Resource[];
 }
 
 /** The resources an output was computed from (the SDK tracks them to build the engine's dependency graph). */
@@ -229,11 +229,7 @@ async function collectDataDependencies(value: unknown, into: Set<pulumi.Resource
  * an input value was computed from. (Parent and provider links are not included.)
  */
 export async function dependenciesOf(declared: Declared): Promise<Set<pulumi.Resource>> {
-    const deps = new Set<pulumi.Resource>();
-    const explicit = declared.opts.dependsOn;
-    for (const d of (Array.isArray(explicit) ? explicit : explicit === undefined ? [] : [explicit]) as pulumi.Resource[]) {
-        deps.add(d);
-    }
+    const deps = new Set<pulumi.Resource>(dependsOnList(declared));
     await collectDataDependencies(declared.props, deps, new Set());
     return deps;
 }

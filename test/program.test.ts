@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { PROJECT } from "../components/config";
-import { Declared, ProgramRun, Recorder, dependenciesOf, isSecret, mocks, runProgram, unwrap } from "./harness";
+import { Declared, ProgramRun, Recorder, dependenciesOf, mocks, runProgram, unwrap } from "./harness";
 import { stackConfig, stackNames } from "./stacks";
 import { isManifest, validateManifest } from "./validate";
 
@@ -62,7 +62,7 @@ describe("the program", function () {
 
             const exports = run.exports!;
             expect(await unwrap(exports.clusterInfo as { name: pulumi.Output<string> })).to.deep.include({ name: stackConfig(stack)[`${P}clusterName`], uuid: `uuid-of-${stackConfig(stack)[`${P}clusterName`]}` });
-            expect(await isSecret(exports.kubeconfig as pulumi.Output<string>)).to.equal(true);
+            expect(await pulumi.isSecret(exports.kubeconfig as pulumi.Output<string>)).to.equal(true);
             expect(await unwrap(exports.productPageUrl as pulumi.Output<string>)).to.equal("http://203.0.113.10/productpage");
             expect(await unwrap(exports.verification as pulumi.Output<{ status: number }>)).to.deep.include({ status: 200, title: "Simple Bookstore App" });
         });
@@ -114,7 +114,7 @@ describe("the program", function () {
         const provider = mocks.find("pulumi:providers:kubernetes", "mesh-cluster");
         expect(provider.inputs).to.deep.include({ kubeconfig, clusterIdentifier: "https://lab.example.com:6443" });
         expect(await unwrap(run.exports!.clusterInfo as { server: string })).to.deep.equal({ server: "https://lab.example.com:6443" });
-        expect(await isSecret(run.exports!.kubeconfig as pulumi.Output<string>)).to.equal(true);
+        expect(await pulumi.isSecret(run.exports!.kubeconfig as pulumi.Output<string>)).to.equal(true);
     });
 
     it("can leave out the network profile (non-NSX installs) and the product page check", async () => {

@@ -34,17 +34,17 @@ export const PKSCTL_ENV = {
 } as const;
 
 /** The operations pksctl performs, one per command-provider lifecycle step. */
-export type PksctlOperation =
+type PksctlOperation =
     | "create-network-profile" | "delete-network-profile"
     | "create-cluster" | "update-cluster" | "delete-cluster" | "get-credentials";
 
-export const OPERATIONS: readonly PksctlOperation[] = [
+const OPERATIONS: readonly PksctlOperation[] = [
     "create-network-profile", "delete-network-profile", "create-cluster", "update-cluster", "delete-cluster",
     "get-credentials",
 ];
 
 /** How to reach and log in to the PKS API. Exactly one of password or client secret is used. */
-export interface PksLogin {
+interface PksLogin {
     cli: string;
     api: string;
     username?: string;
@@ -75,7 +75,7 @@ export interface ClusterSpec {
 }
 
 /** The fields of the PKS cluster object (`pks cluster NAME --json`) that pksctl reads. */
-export interface PksClusterObject {
+interface PksClusterObject {
     name: string;
     plan_name: string;
     uuid: string;
@@ -115,14 +115,14 @@ export interface NetworkProfileSummary {
 }
 
 /** Raised for every expected failure; `step` names what pksctl was doing. */
-export class PksctlError extends Error {
+class PksctlError extends Error {
     constructor(public readonly step: string, reason: string) {
         super(`${step}: ${reason}`);
     }
 }
 
 /** Writes progress lines to stderr with the elapsed-time suffix, after removing any secret value. */
-export class ProgressLog {
+class ProgressLog {
     private readonly secrets: string[];
     constructor(secrets: Array<string | undefined>, private readonly write: (line: string) => void = (l) => process.stderr.write(l)) {
         this.secrets = secrets.filter((s): s is string => typeof s === "string" && s.length >= 4);
@@ -135,7 +135,7 @@ export class ProgressLog {
     }
 }
 
-export function formatElapsed(ms: number): string {
+function formatElapsed(ms: number): string {
     const s = Math.floor(ms / 1000);
     return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
@@ -178,7 +178,7 @@ function runProgram(file: string, args: string[], options: { env: NodeJS.Process
 }
 
 /** The most useful line of a CLI failure: its `Error:` line, else its last non-empty line. */
-export function errorText(result: Pick<RunResult, "stdout" | "stderr">): string {
+function errorText(result: Pick<RunResult, "stdout" | "stderr">): string {
     const lines = `${result.stderr}\n${result.stdout}`.split("\n").map((l) => l.trim()).filter((l) => l !== "");
     const error = lines.find((l) => /^error:/i.test(l));
     return (error ?? lines[lines.length - 1] ?? "no output").replace(/^error:\s*/i, "");
@@ -196,7 +196,7 @@ const NOT_AUTHENTICATED = /not currently authenticated|please log ?in/i;
 const NOT_FOUND = /not found/i;
 
 /** A logged-in PKS CLI session in a private temporary home. */
-export class PksSession {
+class PksSession {
     private constructor(private readonly login: PksLogin, private readonly home: string, private readonly log: ProgressLog) {}
 
     /** Creates the private home and logs in; the caller must `close()` it. */
@@ -315,7 +315,7 @@ export class PksSession {
 // Comparing what exists with what is wanted
 
 /** A stable JSON rendering (object keys sorted) for comparing documents. */
-export function canonical(value: unknown): string {
+function canonical(value: unknown): string {
     if (Array.isArray(value)) {
         return `[${value.map(canonical).join(",")}]`;
     }
@@ -327,18 +327,18 @@ export function canonical(value: unknown): string {
     return JSON.stringify(value);
 }
 
-export interface Difference {
+interface Difference {
     field: string;
     existing: unknown;
     desired: unknown;
 }
 
-export function describeDifferences(differences: Difference[]): string {
+function describeDifferences(differences: Difference[]): string {
     return differences.map((d) => `${d.field}: existing ${canonical(d.existing) ?? "unset"}, desired ${canonical(d.desired) ?? "unset"}`).join("; ");
 }
 
 /** Differences between an existing profile and the wanted document, per top-level parameter. */
-export function profileDifferences(existing: NetworkProfileSummary, desired: NetworkProfileDocument): Difference[] {
+function profileDifferences(existing: NetworkProfileSummary, desired: NetworkProfileDocument): Difference[] {
     const differences: Difference[] = [];
     if ((existing.description ?? "") !== desired.description) {
         differences.push({ field: "description", existing: existing.description, desired: desired.description });
@@ -360,7 +360,7 @@ function tagsOf(cluster: PksClusterObject): Record<string, string> | undefined {
 }
 
 /** Fields that cannot change without replacing the cluster. */
-export function immutableDifferences(cluster: PksClusterObject, spec: ClusterSpec): Difference[] {
+function immutableDifferences(cluster: PksClusterObject, spec: ClusterSpec): Difference[] {
     const differences: Difference[] = [];
     if (cluster.plan_name !== spec.plan) {
         differences.push({ field: "plan", existing: cluster.plan_name, desired: spec.plan });
@@ -372,7 +372,7 @@ export function immutableDifferences(cluster: PksClusterObject, spec: ClusterSpe
 }
 
 /** Fields `update-cluster` can change in place. */
-export function updatableDifferences(cluster: PksClusterObject, spec: ClusterSpec): Difference[] {
+function updatableDifferences(cluster: PksClusterObject, spec: ClusterSpec): Difference[] {
     const differences: Difference[] = [];
     if (spec.numNodes !== undefined && cluster.parameters.kubernetes_worker_instances !== spec.numNodes) {
         differences.push({ field: "worker nodes", existing: cluster.parameters.kubernetes_worker_instances, desired: spec.numNodes });
@@ -387,7 +387,7 @@ export function updatableDifferences(cluster: PksClusterObject, spec: ClusterSpe
     return differences;
 }
 
-export function summarize(cluster: PksClusterObject): ClusterSummary {
+function summarize(cluster: PksClusterObject): ClusterSummary {
     return {
         name: cluster.name,
         uuid: cluster.uuid,
@@ -410,7 +410,7 @@ function tagsFlag(tags: Record<string, string>): string {
 // -------------------------------------------------------------------------------------------------------------
 // Operations
 
-export interface WaitOptions {
+interface WaitOptions {
     /** Give up after this many milliseconds from the start of the operation. */
     timeoutMs: number;
     /** Time between two `cluster NAME` polls. */
@@ -452,7 +452,7 @@ async function waitForCluster(session: PksSession, name: string, log: ProgressLo
     }
 }
 
-export async function createNetworkProfile(session: PksSession, desired: NetworkProfileDocument, log: ProgressLog): Promise<NetworkProfileSummary> {
+async function createNetworkProfile(session: PksSession, desired: NetworkProfileDocument, log: ProgressLog): Promise<NetworkProfileSummary> {
     const existing = await session.findProfile(desired.name);
     if (existing) {
         const differences = profileDifferences(existing, desired);
@@ -479,7 +479,7 @@ export async function createNetworkProfile(session: PksSession, desired: Network
     return created;
 }
 
-export async function deleteNetworkProfile(session: PksSession, name: string, log: ProgressLog): Promise<void> {
+async function deleteNetworkProfile(session: PksSession, name: string, log: ProgressLog): Promise<void> {
     const result = await session.run(["delete-network-profile", name, "--non-interactive"]);
     if (result.code === 0) {
         log.line(`pks: network profile ${name} deleted`);
@@ -498,7 +498,7 @@ export async function deleteNetworkProfile(session: PksSession, name: string, lo
     throw new PksctlError(`deleting network profile ${name}`, log.redact(reason) + hint);
 }
 
-export async function createCluster(session: PksSession, spec: ClusterSpec, log: ProgressLog, wait: WaitOptions): Promise<PksClusterObject> {
+async function createCluster(session: PksSession, spec: ClusterSpec, log: ProgressLog, wait: WaitOptions): Promise<PksClusterObject> {
     const started = Date.now();
     let existing = await session.findCluster(spec.name);
     if (existing) {
@@ -545,7 +545,7 @@ export async function createCluster(session: PksSession, spec: ClusterSpec, log:
  * Brings an existing cluster to the spec in place: worker count and network profile through
  * `update-cluster … --non-interactive --wait`, one setting at a time. A cluster that vanished is created again.
  */
-export async function updateCluster(session: PksSession, spec: ClusterSpec, log: ProgressLog, wait: WaitOptions): Promise<PksClusterObject> {
+async function updateCluster(session: PksSession, spec: ClusterSpec, log: ProgressLog, wait: WaitOptions): Promise<PksClusterObject> {
     const started = Date.now();
     let cluster = await session.findCluster(spec.name);
     if (!cluster) {
@@ -591,7 +591,7 @@ export async function updateCluster(session: PksSession, spec: ClusterSpec, log:
     return cluster;
 }
 
-export async function deleteCluster(session: PksSession, name: string, log: ProgressLog, wait: WaitOptions): Promise<void> {
+async function deleteCluster(session: PksSession, name: string, log: ProgressLog, wait: WaitOptions): Promise<void> {
     const started = Date.now();
     const cluster = await session.findCluster(name);
     if (!cluster) {
@@ -618,7 +618,7 @@ export async function deleteCluster(session: PksSession, name: string, log: Prog
 }
 
 /** Fetches the cluster's kubeconfig with `get-credentials` into the session's private KUBECONFIG. */
-export async function getCredentials(session: PksSession, name: string, login: PksLogin): Promise<string> {
+async function getCredentials(session: PksSession, name: string, login: PksLogin): Promise<string> {
     // With OIDC, get-credentials asks for the password again; both CLIs read it from the environment.
     const extraEnv: NodeJS.ProcessEnv = login.password ? { PKS_USER_PASSWORD: login.password, TKGI_USER_PASSWORD: login.password } : {};
     const result = await session.run(["get-credentials", name], { extraEnv });
@@ -654,7 +654,7 @@ function parseJsonEnv<T>(env: NodeJS.ProcessEnv, name: string): T {
     }
 }
 
-export function loginFromEnv(env: NodeJS.ProcessEnv): PksLogin {
+function loginFromEnv(env: NodeJS.ProcessEnv): PksLogin {
     const clientName = env[PKSCTL_ENV.clientName] || undefined;
     const login: PksLogin = {
         cli: env[PKSCTL_ENV.cli] || "pks",
@@ -668,7 +668,7 @@ export function loginFromEnv(env: NodeJS.ProcessEnv): PksLogin {
     return { ...login, username: requireEnv(env, PKSCTL_ENV.username), password: requireEnv(env, PKSCTL_ENV.password) };
 }
 
-export function waitFromEnv(env: NodeJS.ProcessEnv): WaitOptions {
+function waitFromEnv(env: NodeJS.ProcessEnv): WaitOptions {
     const timeout = Number(env[PKSCTL_ENV.timeoutSeconds] ?? 45 * 60);
     const poll = Number(env[PKSCTL_ENV.pollSeconds] ?? 30);
     if (!(timeout > 0) || !(poll > 0)) {
@@ -678,7 +678,7 @@ export function waitFromEnv(env: NodeJS.ProcessEnv): WaitOptions {
 }
 
 /** Runs one operation; returns the document for stdout. */
-export async function execute(operation: PksctlOperation, env: NodeJS.ProcessEnv, log: ProgressLog): Promise<string> {
+async function execute(operation: PksctlOperation, env: NodeJS.ProcessEnv, log: ProgressLog): Promise<string> {
     const login = loginFromEnv(env);
     const profile = operation.endsWith("network-profile") ? parseJsonEnv<NetworkProfileDocument>(env, PKSCTL_ENV.networkProfile) : undefined;
     const cluster = profile ? undefined : parseJsonEnv<ClusterSpec>(env, PKSCTL_ENV.cluster);
@@ -706,7 +706,7 @@ export async function execute(operation: PksctlOperation, env: NodeJS.ProcessEnv
     }
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
     const operation = argv[0] as PksctlOperation;
     const log = new ProgressLog([env[PKSCTL_ENV.password], env[PKSCTL_ENV.clientSecret]]);
     if (!OPERATIONS.includes(operation)) {

@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { PksCluster } from "../../components/pks/cluster";
 import { PKSCTL_INTERPRETER, PksConnectionArgs } from "../../components/pks/connection";
 import { PksNetworkProfile } from "../../components/pks/networkProfile";
-import { FAKE_KUBECONFIG, Recorder, isSecret, isSecretValue, mocks, unwrap, useMocks } from "../harness";
+import { FAKE_KUBECONFIG, Recorder, isSecretValue, mocks, unwrap, useMocks } from "../harness";
 
 const connection = (): PksConnectionArgs => ({
     cli: "tkgi",
@@ -44,12 +44,12 @@ describe("PksNetworkProfile", () => {
         expect(declared.type).to.equal("command:local:Command");
         expect(declared.opts.deleteBeforeReplace).to.equal(true);
         const password = (declared.props.environment as Record<string, pulumi.Output<string>>).PKSCTL_PASSWORD;
-        expect(await isSecret(password)).to.equal(true);
+        expect(await pulumi.isSecret(password)).to.equal(true);
         expect(isSecretValue(command.rawInputs.environment), "the environment reaches the engine (and state) as a secret").to.equal(true);
 
         expect(await unwrap(profile.profileName)).to.equal("network-profile-medium");
         expect(await unwrap(profile.uuid)).to.equal("uuid-of-network-profile-medium");
-        expect(await isSecret(profile.uuid)).to.equal(false);
+        expect(await pulumi.isSecret(profile.uuid)).to.equal(false);
         expect(await unwrap(declared.resource.urn)).to.match(/pks-istio-mesh:pks:PksNetworkProfile\$command:local:Command::network-profile-medium$/);
     });
 });
@@ -94,7 +94,7 @@ describe("PksCluster", () => {
     it("fetches credentials with a read-only get-credentials run and keeps the kubeconfig secret", async () => {
         const cluster = new PksCluster("c1", { connection: connection(), externalHostname: "c1.example.com", plan: "small" });
         expect(await unwrap(cluster.kubeconfig)).to.equal(FAKE_KUBECONFIG);
-        expect(await isSecret(cluster.kubeconfig)).to.equal(true);
+        expect(await pulumi.isSecret(cluster.kubeconfig)).to.equal(true);
         const run = mocks.invokes.find((i) => i.token === "command:local:run");
         expect(run?.inputs.command).to.equal("get-credentials");
         expect(run?.inputs.interpreter).to.deep.equal(PKSCTL_INTERPRETER);
