@@ -124,8 +124,7 @@ function commandStdout(inputs: Record<string, unknown>): string {
     if (inputs.create === "create-cluster") {
         const spec = JSON.parse(e.PKSCTL_CLUSTER) as { name: string; externalHostname: string; plan: string; numNodes?: number; networkProfile?: string };
         return JSON.stringify({
-            name: spec.name, uuid: `uuid-of-${spec.name}`, plan: spec.plan, externalHostname: spec.externalHostname,
-            masterHost: spec.externalHostname, masterPort: 8443, masterIps: ["10.0.0.10"], workerNodes: spec.numNodes ?? 3,
+            name: spec.name, uuid: `uuid-of-${spec.name}`, plan: spec.plan, masterHost: spec.externalHostname, masterPort: 8443, masterIps: ["10.0.0.10"], workerNodes: spec.numNodes ?? 3,
             networkProfile: spec.networkProfile ?? "", lastAction: "CREATE", lastActionState: "succeeded",
         });
     }

@@ -97,7 +97,7 @@ export interface ClusterSummary {
     name: string;
     uuid: string;
     plan: string;
-    externalHostname: string;
+    /** The Kubernetes API host: the external hostname. */
     masterHost: string;
     masterPort: number;
     masterIps: string[];
@@ -116,12 +116,12 @@ export interface NetworkProfileSummary {
 
 /** Raised for every expected failure; `step` names what pksctl was doing. */
 class PksctlError extends Error {
-    constructor(public readonly step: string, reason: string) {
+    constructor(step: string, reason: string) {
         super(`${step}: ${reason}`);
     }
 }
 
-/** Writes progress lines to stderr with the elapsed-time suffix, after removing any secret value. */
+/** Writes progress lines to stderr, after removing any secret value from them. */
 class ProgressLog {
     private readonly secrets: string[];
     constructor(secrets: Array<string | undefined>, private readonly write: (line: string) => void = (l) => process.stderr.write(l)) {
@@ -392,7 +392,6 @@ function summarize(cluster: PksClusterObject): ClusterSummary {
         name: cluster.name,
         uuid: cluster.uuid,
         plan: cluster.plan_name,
-        externalHostname: cluster.parameters.kubernetes_master_host,
         masterHost: cluster.parameters.kubernetes_master_host,
         masterPort: cluster.parameters.kubernetes_master_port ?? 8443,
         masterIps: cluster.kubernetes_master_ips ?? [],
