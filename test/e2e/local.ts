@@ -6,13 +6,11 @@
  * file backend in .pks-simulator/pulumi. Istio's charts are the stand-ins in test/e2e/charts. The control plane
  * stops when the operation ends and comes back with its state on the next run.
  */
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { stateDir, writeSettings } from "../pks-simulator/state";
-import { ROOT } from "../stacks";
 import { LocalCluster } from "./localCluster";
-import { meshStack, stackFileConfig } from "./workspace";
+import { localStackConfig, meshStack, toolsBin as toolsDir } from "./workspace";
 
 const OPERATIONS = ["preview", "up", "destroy", "refresh", "output"];
 /** The simulator's administrator password (its documented default); this stack is a local sandbox. */
@@ -26,7 +24,7 @@ async function main(): Promise<number> {
         console.error(`usage: npm run local -- <${OPERATIONS.join("|")}> [--expect-no-changes] [--show-secrets]`);
         return 2;
     }
-    const toolsBin = execFileSync(path.join(ROOT, "test", "e2e", "tools.sh"), ["--print-bin"], { encoding: "utf8" }).trim();
+    const toolsBin = toolsDir();
     if (!fs.existsSync(path.join(toolsBin, "pulumi"))) {
         console.error(`The tools are not built yet: run \`npm run e2e:tools\` first (they go to ${toolsBin}).`);
         return 1;
@@ -36,12 +34,7 @@ async function main(): Promise<number> {
     try {
         writeSettings(sandbox, { kubeconfig: { server: cluster.server, token: cluster.tokens.first } });
         const stack = await meshStack({ dir: path.join(sandbox, "pulumi"), toolsBin, stackName: "local", passphrase: PASSPHRASE });
-        await stack.setAllConfig({
-            ...stackFileConfig("local"),
-            "pks-istio-mesh:pksPassword": { value: SIMULATOR_PASSWORD, secret: true },
-            "pks-istio-mesh:istioChartRepository": { value: path.join(ROOT, "test", "e2e", "charts") },
-            ...(cluster.servesProductPage ? {} : { "pks-istio-mesh:verifyProductPage": { value: "false" } }),
-        });
+        await stack.setAllConfig(localStackConfig(SIMULATOR_PASSWORD, cluster));
         const onOutput = (s: string) => process.stdout.write(s);
         switch (operation) {
             case "preview":

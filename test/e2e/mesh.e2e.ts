@@ -15,18 +15,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import { EngineEvent, OpType, Stack } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
-import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { SimState, snapshot, writeSettings } from "../pks-simulator/state";
-import { ROOT } from "../stacks";
 import { LOAD_BALANCER_IP, LocalCluster } from "./localCluster";
-import { meshStack, stackFileConfig } from "./workspace";
+import { localStackConfig, meshStack, toolsBin } from "./workspace";
 
 const P = "pks-istio-mesh:";
-const TOOLS_BIN = execFileSync(path.join(ROOT, "test", "e2e", "tools.sh"), ["--print-bin"], { encoding: "utf8" }).trim();
+const TOOLS_BIN = toolsBin();
 const PASSWORD = `pks-${crypto.randomBytes(6).toString("hex")}`;
 
 /** What happened to which resource in one operation, from the engine's event stream. */
@@ -76,14 +74,8 @@ describe("end to end: the local stack through the real Pulumi engine", function 
             dir: path.join(dir, "pulumi"), toolsBin: TOOLS_BIN, stackName: "local",
             passphrase: crypto.randomBytes(12).toString("hex"), env: { PKS_SIM_STATE: sim },
         });
-        await stack.setAllConfig({
-            ...stackFileConfig("local"),
-            [`${P}pksPassword`]: { value: PASSWORD, secret: true },
-            [`${P}istioChartRepository`]: { value: path.join(ROOT, "test", "e2e", "charts") },
-            [`${P}verifyTimeoutSeconds`]: { value: "180" },
-            // Answering on port 80 for the product page needs the right to bind it (root in CI).
-            ...(cluster.servesProductPage ? {} : { [`${P}verifyProductPage`]: { value: "false" } }),
-        });
+        // Answering on port 80 for the product page needs the right to bind it (root in CI); else no check.
+        await stack.setAllConfig(localStackConfig(PASSWORD, cluster, { [`${P}verifyTimeoutSeconds`]: { value: "180" } }));
     });
 
     let failed = false;

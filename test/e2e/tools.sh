@@ -41,7 +41,7 @@ build() {
         local work started
         work=$(mktemp -d)
         started=$(date +%s)
-        log "building $name $version (cold build: this takes minutes)"
+        log "building $name $version (a first build takes minutes)"
         mkdir -p "$dir/bin"
         if ! (cd "$work" && "build_$name" "$dir" "$version") >"$work.log" 2>&1; then
             tail -n 40 "$work.log" >&2
@@ -56,21 +56,30 @@ build() {
 
 # A wrapper module: `go install pkg@version` refuses modules with replace directives, so each tool is built
 # from a scratch module that requires it (and repeats its non-local replaces).
+# wrapper MODULE GOVERSION PATH@VERSION...: writes that go.mod.
 wrapper() {
-    local module=$1 goversion=$2
+    local module=$1 goversion=$2 requirement
     shift 2
     printf 'module %s\n\ngo %s\n' "$module" "$goversion" > go.mod
-    printf '//go:build tools\n\npackage tools\n\nimport (\n' > tools.go
+    for requirement in "$@"; do go mod edit -require="$requirement"; done
+}
+
+# imports PKG...: a tools.go that imports the main packages to build out of the requirements.
+imports() {
     local pkg
+    printf '//go:build tools\n\npackage tools\n\nimport (\n' > tools.go
     for pkg in "$@"; do printf '\t_ "%s"\n' "$pkg" >> tools.go; done
     printf ')\n' >> tools.go
 }
 
+# pulumi/pkg's own replace (a Windows clipboard fix), repeated wherever pkg/v3 is required.
+CLIPBOARD_REPLACE=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+
 build_pulumi() {
     local dir=$1 v=$2
-    wrapper pks-istio-mesh/tools/pulumi 1.25.11 github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-    go mod edit -require="github.com/pulumi/pulumi/pkg/v3@v$v" -require="github.com/pulumi/pulumi/sdk/v3@v$v" \
-        -replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+    wrapper pks-istio-mesh/tools/pulumi 1.25.11 "github.com/pulumi/pulumi/pkg/v3@v$v" "github.com/pulumi/pulumi/sdk/v3@v$v"
+    go mod edit -replace="$CLIPBOARD_REPLACE"
+    imports github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
     go mod tidy
     go build -trimpath -tags osusergo,grpcnotrace \
         -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" \
@@ -79,9 +88,9 @@ build_pulumi() {
 
 build_kubernetes_provider() {
     local dir=$1 v=$KUBERNETES_PROVIDER_VERSION
-    printf 'module pks-istio-mesh/tools/kubernetes-provider\n\ngo 1.24.7\n' > go.mod
-    go mod edit -require="github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_MODULE_VERSION" \
-        -require="github.com/pulumi/pulumi-kubernetes/sdk/v4@$KUBERNETES_PROVIDER_SDK_VERSION"
+    wrapper pks-istio-mesh/tools/kubernetes-provider 1.24.7 \
+        "github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_MODULE_VERSION" \
+        "github.com/pulumi/pulumi-kubernetes/sdk/v4@$KUBERNETES_PROVIDER_SDK_VERSION"
     go mod download "github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_MODULE_VERSION"
     local src
     src=$(go list -m -f '{{.Dir}}' "github.com/pulumi/pulumi-kubernetes/provider/v4")/cmd/pulumi-resource-kubernetes
@@ -102,9 +111,9 @@ build_kubernetes_provider() {
 
 build_command_provider() {
     local dir=$1 v=$COMMAND_PROVIDER_VERSION
-    printf 'module pks-istio-mesh/tools/command-provider\n\ngo 1.25.11\n' > go.mod
-    go mod edit -require="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" -require="github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" \
-        -replace=github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+    wrapper pks-istio-mesh/tools/command-provider 1.25.11 \
+        "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+    go mod edit -replace="$CLIPBOARD_REPLACE"
     cp "$here/tools/command-provider/main.go" main.go
     go mod tidy
     go build -trimpath -ldflags "-s -w -X main.version=$v" -o "$dir/bin/pulumi-resource-command" .
@@ -113,9 +122,8 @@ build_command_provider() {
 build_kubernetes() {
     local dir=$1 v=$2 minor=${2#1.}
     minor=${minor%%.*}
-    wrapper pks-istio-mesh/tools/kubernetes 1.24.0 \
-        k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
-    go mod edit -require="k8s.io/kubernetes@v$v"
+    wrapper pks-istio-mesh/tools/kubernetes 1.24.0 "k8s.io/kubernetes@v$v"
+    imports k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
     # k8s.io/kubernetes requires its staging modules as v0.0.0 with local replaces; pin each to v0.<minor>.<patch>.
     local gomod staging
     gomod=$(go mod download -json "k8s.io/kubernetes@v$v" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
@@ -139,16 +147,16 @@ build_kubernetes() {
 
 build_etcd() {
     local dir=$1 v=$2
-    wrapper pks-istio-mesh/tools/etcd 1.25.0 go.etcd.io/etcd/server/v3
-    go mod edit -require="go.etcd.io/etcd/server/v3@v$v"
+    wrapper pks-istio-mesh/tools/etcd 1.25.0 "go.etcd.io/etcd/server/v3@v$v"
+    imports go.etcd.io/etcd/server/v3
     go mod tidy
     go build -trimpath -ldflags "-s -w" -o "$dir/bin/etcd" go.etcd.io/etcd/server/v3
 }
 
 build_kwok() {
     local dir=$1 v=$2
-    wrapper pks-istio-mesh/tools/kwok 1.26.0 sigs.k8s.io/kwok/cmd/kwok
-    go mod edit -require="sigs.k8s.io/kwok@v$v"
+    wrapper pks-istio-mesh/tools/kwok 1.26.0 "sigs.k8s.io/kwok@v$v"
+    imports sigs.k8s.io/kwok/cmd/kwok
     go mod tidy
     go build -trimpath -ldflags "-s -w" -o "$dir/bin/kwok" sigs.k8s.io/kwok/cmd/kwok
     # kwok 0.8 has no built-in stages: keep the ones kwokctl uses (fast node and pod lifecycles).

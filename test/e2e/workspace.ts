@@ -9,10 +9,12 @@
  * components/, test/, node_modules/, package.json and tsconfig.json): the command provider runs pksctl from it,
  * and the stack file Pulumi writes (salt, secrets, overrides) stays out of the clone.
  */
-import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+import { ConfigMap, LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ROOT, stackConfig } from "../stacks";
+import { LocalCluster } from "./localCluster";
 
 export interface MeshWorkspaceOptions {
     /** Holds project/ (the scratch project), state/ (the file backend) and home/ (PULUMI_HOME). */
@@ -66,7 +68,21 @@ export async function meshStack(options: MeshWorkspaceOptions): Promise<Stack> {
     });
 }
 
-/** A committed stack file's configuration, as `setAllConfig` takes it. */
-export function stackFileConfig(stack: string): Record<string, { value: string }> {
-    return Object.fromEntries(Object.entries(stackConfig(stack)).map(([k, value]) => [k, { value }]));
+/** The tools directory that test/e2e/tools.sh fills (the same path it prints). */
+export function toolsBin(): string {
+    return execFileSync(path.join(ROOT, "test", "e2e", "tools.sh"), ["--print-bin"], { encoding: "utf8" }).trim();
+}
+
+/**
+ * The committed `local` stack's configuration for a run against a LocalCluster: the simulator's password as a
+ * secret, the stand-in Istio charts, and no product page check when the harness cannot answer for the page.
+ */
+export function localStackConfig(password: string, cluster: LocalCluster, extra: ConfigMap = {}): ConfigMap {
+    return {
+        ...Object.fromEntries(Object.entries(stackConfig("local")).map(([k, value]) => [k, { value }])),
+        "pks-istio-mesh:pksPassword": { value: password, secret: true },
+        "pks-istio-mesh:istioChartRepository": { value: path.join(ROOT, "test", "e2e", "charts") },
+        ...(cluster.servesProductPage ? {} : { "pks-istio-mesh:verifyProductPage": { value: "false" } }),
+        ...extra,
+    };
 }
