@@ -5,10 +5,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    BookinfoApp, BookinfoDestinationRules, BookinfoIngress, IstioBase, IstioControlPlane, IstioIngressGateway, MeshMtls,
-    PksCluster, PksNetworkProfile, ProductPageCheck,
+    BookinfoApp, BookinfoDestinationRules, BookinfoIngress, IstioBase, IstioCni, IstioControlPlane,
+    IstioIngressGateway, IstioRevisionTag, MeshMtls, MeshNamespace, PksCluster, PksNetworkProfile, ProductPageCheck,
+    SidecarInjection, dataPlaneVersions, guardRevisionRemoval,
 } from "./components";
 import { loadConfig } from "./components/config";
+import { BookinfoAuthorization, MeshDefaultDeny, MeshTelemetry, TelemetryAddon, meshConfigOf, telemetryAddonsOf } from "./components";
 
 // Fails with every configuration problem listed before anything is registered.
 const config = loadConfig();
@@ -41,47 +43,113 @@ if (config.cluster.source === "pks") {
     clusterIdentifier = config.cluster.server;
 }
 
+// Before anything changes on the cluster: no control plane that the configuration drops may still inject pods
+// the program does not roll itself (the Kubernetes provider waits for this check).
+const istio = config.istio;
+const gatewayNamespace = "istio-ingress";
+const revisionCheck = guardRevisionRemoval({
+    kubeconfig: clusterKubeconfig,
+    keep: istio.revisions.map((r) => r.name ?? "default"),
+    ownNamespaces: [config.bookinfo.namespace, gatewayNamespace],
+});
+
 // The only Kubernetes provider: the default provider is disabled (Pulumi.yaml), so nothing can land on whatever
 // cluster the caller's own kubeconfig points at. A stable identifier keeps fresh credentials from replacing
 // every Kubernetes object.
-const provider = new k8s.Provider("mesh-cluster", { kubeconfig: clusterKubeconfig, clusterIdentifier });
-
-// 3. Istio: CRDs, control plane, mesh-wide mutual TLS, ingress gateway.
-const charts = { repository: config.istio.chartRepository, version: config.istio.version };
-const base = new IstioBase("istio", { provider, charts, defaultRevision: config.istio.revision });
-const controlPlane = new IstioControlPlane("istio", {
-    provider,
-    charts,
-    base,
-    revision: config.istio.revision,
-    imageHub: config.istio.imageHub,
-    replicas: config.istio.istiodReplicas,
-    resources: config.istio.istiodResources,
+const provider = new k8s.Provider("mesh-cluster", {
+    kubeconfig: pulumi.all([clusterKubeconfig, revisionCheck]).apply(([text]) => text),
+    clusterIdentifier,
 });
-const meshMtls = new MeshMtls("mesh", { provider, base, mode: config.istio.mtlsMode });
+
+// 3. Istio: CRDs (the newest release's), the CNI agent, one control plane per revision, revision tags, mesh-wide
+// mutual TLS, ingress gateway.
+const base = new IstioBase("istio", {
+    provider,
+    charts: { repository: istio.chartRepository, version: istio.version },
+    defaultRevision: istio.defaultRevision,
+});
+const cni = istio.cni ? new IstioCni("istio", {
+    provider, base, charts: { repository: istio.chartRepository, version: istio.version }, imageHub: istio.imageHub,
+    cniBinDir: istio.cniBinDir, cniConfDir: istio.cniConfDir,
+}) : undefined;
+const controlPlanes = new Map<string | undefined, IstioControlPlane>();
+for (const revision of istio.revisions) {
+    // A single named revision keeps the identity the program gave its control plane before revisions had names.
+    const aliases = istio.revisions.length === 1 && revision.name ? [{ name: "istio" }] : [];
+    controlPlanes.set(revision.name, new IstioControlPlane(revision.name ? `istio-${revision.name}` : "istio", {
+        provider,
+        charts: { repository: revision.chartRepository, version: revision.version },
+        base,
+        revision: revision.name,
+        imageHub: istio.imageHub,
+        replicas: istio.istiodReplicas,
+        autoscaleMax: istio.istiodAutoscaleMax,
+        resources: istio.istiodResources,
+        cni: istio.cni,
+        meshConfig: meshConfigOf({ trustDomain: config.authorization.trustDomain, tracing: config.telemetry.tracing }),
+    }, { aliases, dependsOn: cni ? [cni] : [] }));
+}
+const tags = Object.fromEntries(Object.entries(istio.tags).map(([tag, revision]) => [tag, new IstioRevisionTag(`istio-tag-${tag}`, {
+    provider, tag, controlPlane: controlPlanes.get(revision)!,
+})]));
+/** The control plane a revision or tag selects, and injection through it. */
+const selected = (selector: string | undefined): { controlPlane: IstioControlPlane; injection: SidecarInjection } => {
+    const controlPlane = controlPlanes.get(selector !== undefined && istio.tags[selector] ? istio.tags[selector] : selector)!;
+    return { controlPlane, injection: selector !== undefined && tags[selector] ? tags[selector].injection : controlPlane.injection };
+};
+// The control plane behind the default validation webhook, which admits every Istio object the program writes.
+const validator = controlPlanes.get(istio.defaultRevision)!;
+const meshMtls = new MeshMtls("mesh", { provider, controlPlane: validator, mode: istio.mtlsMode });
+const gatewayPlane = selected(istio.gatewayRevision);
 const ingressGateway = new IstioIngressGateway("istio", {
     provider,
-    charts,
-    controlPlane,
-    serviceType: config.istio.gatewayServiceType,
+    charts: { repository: gatewayPlane.controlPlane.charts.repository, version: gatewayPlane.controlPlane.version },
+    injection: gatewayPlane.injection,
+    namespace: gatewayNamespace,
+    serviceType: istio.gatewayServiceType,
 });
+const meshNamespaces = Object.entries(config.meshNamespaces).map(([namespace, selector]) => new MeshNamespace(`mesh-${namespace}`, {
+    provider, namespace, injection: selected(selector).injection, kubeconfig: clusterKubeconfig,
+}));
 
 // 4. Bookinfo with sidecars, its Gateway and VirtualService, and the mTLS DestinationRules.
+const bookinfoPlane = selected(config.bookinfo.revision);
 const bookinfo = new BookinfoApp("bookinfo", {
     provider,
-    controlPlane,
+    injection: bookinfoPlane.injection,
     namespace: config.bookinfo.namespace,
     createNamespace: config.bookinfo.createNamespace,
     injectionMode: config.bookinfo.injectionMode,
-    imageHub: config.istio.imageHub,
+    podSecurity: config.bookinfo.podSecurity,
+    imageHub: istio.imageHub,
+    kubeconfig: clusterKubeconfig,
 });
-const ingress = new BookinfoIngress("bookinfo", { provider, base, gateway: ingressGateway, namespace: bookinfo.namespaceName });
+const ingress = new BookinfoIngress("bookinfo", { provider, controlPlane: validator, gateway: ingressGateway, namespace: bookinfo.namespaceName });
 const destinationRules = new BookinfoDestinationRules("bookinfo", {
     provider,
-    base,
+    controlPlane: validator,
     namespace: bookinfo.namespaceName,
     mtls: config.bookinfo.destinationRuleMtls,
 });
+// 5. Zero trust: Bookinfo denies by default and allows exactly the calls it makes, by identity; optionally the
+// whole mesh denies by default (after Bookinfo's exceptions exist, and before they go).
+const bookinfoAuthorization = config.authorization.bookinfo ? new BookinfoAuthorization("bookinfo", {
+    provider,
+    controlPlane: validator,
+    app: bookinfo,
+    ingress,
+    gateway: ingressGateway,
+    trustDomain: config.authorization.trustDomain,
+    allowAtGateway: config.authorization.meshDefaultDeny,
+}) : undefined;
+const meshDefaultDeny = config.authorization.meshDefaultDeny && bookinfoAuthorization
+    ? new MeshDefaultDeny("mesh", { provider, controlPlane: validator, after: [bookinfoAuthorization] }) : undefined;
+
+// What the proxies run once the workloads have rolled (read on every run, after them).
+const dataPlane = dataPlaneVersions({
+    kubeconfig: clusterKubeconfig,
+    namespaces: [bookinfo.namespaceName, ingressGateway.namespace.metadata.name],
+}, { dependsOn: [bookinfo, ingressGateway] });
 
 // ... then check that the product page answers through the gateway.
 const check = config.verify.enabled ? new ProductPageCheck("productpage", {
@@ -92,7 +160,27 @@ const check = config.verify.enabled ? new ProductPageCheck("productpage", {
         return url;
     }),
     timeoutSeconds: config.verify.timeoutSeconds,
-}, { dependsOn: [bookinfo, ingress, destinationRules, meshMtls] }) : undefined;
+}, { dependsOn: [bookinfo, ingress, destinationRules, meshMtls, ...bookinfoAuthorization ? [bookinfoAuthorization] : [], ...meshDefaultDeny ? [meshDefaultDeny] : []] }) : undefined;
+
+// 6. Telemetry, opt-in: Istio's add-ons (Prometheus, Grafana, Kiali, Jaeger) from where the user keeps them, and
+// the mesh's metrics, tracing and access logging through the Telemetry API.
+const telemetrySettings = config.telemetry;
+const telemetryAddons = telemetryAddonsOf(telemetrySettings).map((addon) => new TelemetryAddon(`telemetry-${addon}`, {
+    provider,
+    controlPlane: validator,
+    addon,
+    source: telemetrySettings.addonsSource,
+    istioVersion: istio.version,
+    imageHub: istio.imageHub,
+}));
+const meshTelemetry = telemetrySettings.prometheus || telemetrySettings.tracing !== "none" || telemetrySettings.accessLogging
+    ? new MeshTelemetry("telemetry", {
+        provider,
+        controlPlane: validator,
+        metrics: telemetrySettings.prometheus,
+        tracing: telemetrySettings.tracing === "none" ? undefined : { backend: telemetrySettings.tracing, samplingPercentage: telemetrySettings.tracingSampling },
+        accessLogging: telemetrySettings.accessLogging,
+    }) : undefined;
 
 export const clusterInfo = cluster
     ? { name: cluster.clusterName, uuid: cluster.uuid, masterHost: cluster.masterHost, masterIps: cluster.masterIps, workerNodes: cluster.workerNodes }
@@ -101,3 +189,18 @@ export const kubeconfig = clusterKubeconfig;
 export const gatewayAddress = ingressGateway.address;
 export const productPageUrl = ingress.productPageUrl;
 export const verification = check ? check.result : "skipped (verifyProductPage is false)";
+export const mesh = {
+    controlPlanes: [...controlPlanes.values()].map((cp) => ({ revision: cp.revision ?? "default", version: cp.version })),
+    tags: istio.tags,
+    dataPlane,
+    meshNamespaces: meshNamespaces.map((ns) => ns.namespaceName),
+};
+/** What Bookinfo's AuthorizationPolicies allow (policy → callers, methods, paths, port). */
+export const authorization = bookinfoAuthorization
+    ? { allowed: bookinfoAuthorization.allowed, meshDefaultDeny: meshDefaultDeny !== undefined }
+    : "off (bookinfoAuthorization is false)";
+/** How to open each add-on's UI, and what the Telemetry API sets. */
+export const telemetry = meshTelemetry || telemetryAddons.length > 0 ? {
+    ui: Object.fromEntries(telemetryAddons.map((a) => [a.addon, a.ui])),
+    spec: meshTelemetry?.spec,
+} : "off (no telemetry add-on, tracing or access logging configured)";

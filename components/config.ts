@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { z } from "zod";
 import { NetworkProfileParameters } from "./pks/networkProfile";
+import { TELEMETRY_ADDONS, telemetryAddonsOf } from "./telemetry/manifests";
 
 export const PROJECT = "pks-istio-mesh";
 
@@ -91,6 +92,24 @@ const networkProfileParameters = z.strictObject({
     ? `unknown field(s) ${issue.keys.join(", ")}: PKS network profiles take lb_size, pod_ip_block_ids, pod_subnet_prefix, pod_routable, fip_pool_ids, t0_router_id, master_vms_nsgroup_id, node_ip_block_ids, node_routable, node_subnet_prefix, nodes_dns, dns_lookup_mode, ingress_prefix, single_tier_topology, infrastructure_networks, failover_mode, cni_configurations`
     : "expected an object of PKS network profile parameters" });
 
+/** An Istio release with the Helm value layout this program writes (1.24 and later). */
+const istioVersion = () => z.string().refine((v) => {
+    const m = SEMVER.exec(v);
+    return m !== null && Number(m[1]) === 1 && Number(m[2]) >= 24;
+}, { error: (issue) => `${show(issue.input)} is not allowed: expected an Istio release 1.24.0 or later, e.g. 1.30.3` });
+
+/** Where Istio's charts come from. */
+const chartRepository = () => z.string().refine((v) => /^(https:\/\/|oci:\/\/)\S+$/.test(v) || LOCAL_PATH.test(v), {
+    error: (issue) => `${show(issue.input)} is not allowed: expected an https:// or oci:// chart repository, or a local directory (absolute, or starting with ./)`,
+});
+const LOCAL_PATH = /^(\/|\.\.?\/)/;
+
+/** A control-plane revision's name: a DNS label, and not `default` (the unnamed revision). */
+const revisionName = (why: string) => text(DNS_LABEL, DNS_LABEL_RULE).refine((v) => v !== "default", { error: `"default" is not allowed: ${why}` });
+
+/** The requests the istiod chart (1.24 and later) sets when none are given. */
+export const ISTIOD_DEFAULT_REQUESTS = { cpu: "500m", memory: "2048Mi" } as const;
+
 const resourceList = z.strictObject({
     cpu: text(QUANTITY, "a Kubernetes CPU quantity such as 500m").optional(),
     memory: text(QUANTITY, "a Kubernetes memory quantity such as 2Gi").optional(),
@@ -132,18 +151,29 @@ export const configSchema = z.strictObject({
     ), "an object of tag names to values").optional(),
     clusterProtect: boolean().default(false),
     // Istio
-    istioVersion: z.string().refine((v) => {
-        const m = SEMVER.exec(v);
-        return m !== null && Number(m[1]) === 1 && Number(m[2]) >= 24;
-    }, { error: (issue) => `${show(issue.input)} is not allowed: expected an Istio release 1.24.0 or later, e.g. 1.30.3` }).default("1.30.3"),
-    istioChartRepository: z.string().refine((v) => /^(https:\/\/|oci:\/\/)\S+$/.test(v) || /^(\/|\.\.?\/)/.test(v), {
-        error: (issue) => `${show(issue.input)} is not allowed: expected an https:// or oci:// chart repository, or a local directory (absolute, or starting with ./)`,
-    }).default("https://istio-release.storage.googleapis.com/charts"),
+    istioVersion: istioVersion().default("1.30.3"),
+    istioChartRepository: chartRepository().default("https://istio-release.storage.googleapis.com/charts"),
     imageHub: text(IMAGE_HUB, "an image registry and path without scheme or tag, e.g. harbor.example.com/istio").optional(),
-    istioRevision: text(DNS_LABEL, DNS_LABEL_RULE).refine((v) => v !== "default", {
-        error: "\"default\" is not allowed: leave istioRevision unset for the default revision",
-    }).optional(),
+    istioRevision: revisionName("leave istioRevision unset for the default revision").optional(),
+    istioRevisions: object(z.array(z.strictObject({
+        name: revisionName("every listed revision has a name of its own (default is the unnamed revision)"),
+        version: istioVersion().optional(),
+        chartRepository: chartRepository().optional(),
+    }, { error: (issue) => issue.code === "unrecognized_keys" ? `unknown field(s) ${issue.keys.join(", ")}: a revision takes name, version, chartRepository` : "expected { name, version, chartRepository }" }),
+    { error: "expected a list of revisions, e.g. [{\"name\": \"1-30-3\", \"version\": \"1.30.3\"}]" })
+        .min(1, { error: "expected at least one revision" }), "a list of control-plane revisions").optional(),
+    istioRevisionTags: object(z.record(text(DNS_LABEL, DNS_LABEL_RULE), z.string({ error: "expected a revision name" }), {
+        error: "expected an object of tag names to revision names",
+    }), "an object of tag names to revision names").optional(),
+    istioCni: boolean().default(false),
+    istioCniBinDir: text(/^\/\S*$/, "an absolute directory, e.g. /opt/cni/bin").optional(),
+    istioCniConfDir: text(/^\/\S*$/, "an absolute directory, e.g. /etc/cni/net.d").optional(),
+    gatewayRevision: z.string().min(1).optional(),
+    meshNamespaces: object(z.record(text(DNS_LABEL, DNS_LABEL_RULE), z.string().min(1, { error: "expected a revision or tag" }), {
+        error: "expected an object of namespace names to revisions or tags",
+    }), "an object of namespace names to revisions or tags").optional(),
     istiodReplicas: integer(1, 10).default(1),
+    istiodAutoscaleMax: integer(1, 50).default(5),
     istiodResources: object(z.strictObject({ requests: resourceList.optional(), limits: resourceList.optional() }, {
         error: "expected { requests: { cpu, memory }, limits: { cpu, memory } }",
     }), "Kubernetes resource requests/limits").optional(),
@@ -154,9 +184,28 @@ export const configSchema = z.strictObject({
     bookinfoCreateNamespace: boolean().default(true),
     injectionMode: oneOf(["namespace", "pod"]).default("namespace"),
     destinationRuleMtls: boolean().default(true),
+    bookinfoRevision: z.string().min(1).optional(),
+    bookinfoPodSecurity: oneOf(["privileged", "baseline", "restricted"]).optional(),
     // Verification
     verifyProductPage: boolean().default(true),
     verifyTimeoutSeconds: integer(10, 3600).default(600),
+    // Authorization (least privilege by identity) and telemetry add-ons
+    bookinfoAuthorization: boolean().default(true),
+    meshDefaultDeny: boolean().default(false),
+    trustDomain: text(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+        "a trust domain: lowercase letters, digits, '-' and '.', e.g. cluster.local or mesh.example.com").default("cluster.local"),
+    telemetryPrometheus: boolean().default(false),
+    telemetryGrafana: boolean().default(false),
+    telemetryKiali: boolean().default(false),
+    telemetryTracing: oneOf(["none", "jaeger"]).default("none"),
+    telemetryTracingSampling: z.preprocess((v) => (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v), z.number({
+        error: (issue) => `${show(issue.input)} is not a number: expected a percentage from 0 to 100, e.g. 1 or 0.5`,
+    }).min(0, { error: (issue) => `${show(issue.input)} is not allowed: expected a percentage from 0 to 100, e.g. 1 or 0.5` })
+        .max(100, { error: (issue) => `${show(issue.input)} is not allowed: expected a percentage from 0 to 100, e.g. 1 or 0.5` })).optional(),
+    telemetryAccessLogging: boolean().default(false),
+    telemetryAddonsSource: z.string().refine((v) => /^https:\/\/[^\s/]+(\/\S*)?$/.test(v) || /^(\/|\.\.?\/)/.test(v), {
+        error: (issue) => `${show(issue.input)} is not allowed: expected an https:// base URL or a local directory (absolute, or starting with ./) holding Istio's samples/addons manifests`,
+    }).optional(),
 }, {
     error: (issue) => issue.code === "unrecognized_keys" ? `unknown key(s) ${issue.keys.join(", ")}` : undefined,
 });
@@ -203,11 +252,26 @@ export interface ExistingClusterConfig {
 export interface MeshConfig {
     cluster: PksClusterConfig | ExistingClusterConfig;
     istio: {
+        /** The newest release among the control planes: the base chart's (CRDs) and the CNI agent's. */
         version: string;
+        /** Where that release's charts come from. */
         chartRepository: string;
         imageHub?: string;
-        revision?: string;
+        /** The control planes, oldest listed first; a single unnamed one is the default revision. */
+        revisions: ControlPlaneRevisionConfig[];
+        /** Revision tags: tag → revision name. */
+        tags: Record<string, string>;
+        /** The revision behind the default validation webhook (and the `default` tag); unset: the unnamed one. */
+        defaultRevision?: string;
+        /** The revision or tag the ingress gateway selects; unset: the default revision. */
+        gatewayRevision?: string;
+        /** Install the Istio CNI node agent, so injected pods need no privileged init container. */
+        cni: boolean;
+        /** The kubelets' CNI directories, when not the chart's. */
+        cniBinDir?: string;
+        cniConfDir?: string;
         istiodReplicas: number;
+        istiodAutoscaleMax: number;
         istiodResources?: { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } };
         gatewayServiceType: "LoadBalancer" | "NodePort" | "ClusterIP";
         mtlsMode: "STRICT" | "PERMISSIVE";
@@ -217,8 +281,45 @@ export interface MeshConfig {
         createNamespace: boolean;
         injectionMode: "namespace" | "pod";
         destinationRuleMtls: boolean;
+        /** The revision or tag Bookinfo selects; unset: the default revision. */
+        revision?: string;
+        /** Pod Security Admission level enforced on Bookinfo's namespace. */
+        podSecurity?: "privileged" | "baseline" | "restricted";
     };
+    /** Namespaces the program labels for injection: namespace → revision or tag. */
+    meshNamespaces: Record<string, string>;
     verify: { enabled: boolean; timeoutSeconds: number };
+    /** Who may call whom (AuthorizationPolicies). */
+    authorization: {
+        /** Default-deny for Bookinfo's namespace plus ALLOW policies for exactly the calls Bookinfo makes. */
+        bookinfo: boolean;
+        /** An allow-nothing policy in the root namespace: every workload of the mesh denies what no policy allows. */
+        meshDefaultDeny: boolean;
+        /** The mesh's trust domain, the first part of every principal. */
+        trustDomain: string;
+    };
+    /** Opt-in telemetry add-ons and Istio's Telemetry API settings. */
+    telemetry: {
+        prometheus: boolean;
+        grafana: boolean;
+        kiali: boolean;
+        tracing: "none" | "jaeger";
+        /** Percentage of requests traced (0-100); set only with a tracing backend. */
+        tracingSampling?: number;
+        accessLogging: boolean;
+        /** Where the add-on manifests come from; unset: Istio's published samples for the Istio release. */
+        addonsSource?: string;
+    };
+}
+
+/** One control plane (istiod release). */
+export interface ControlPlaneRevisionConfig {
+    /** The revision's name; unset for the default revision (release `istiod`). */
+    name?: string;
+    /** Its Istio release. */
+    version: string;
+    /** Where its charts come from. */
+    chartRepository: string;
 }
 
 /** Raised for bad configuration; Pulumi prints its message without a stack trace. */
@@ -274,6 +375,91 @@ function kubeconfigServer(kubeconfig: string, origin: string): string {
     return server;
 }
 
+/**
+ * istiod's resources as the chart renders them: the chart deep-merges the given requests and limits over its own
+ * requests (ISTIOD_DEFAULT_REQUESTS), so a limit alone can end up below the chart's request, which the API server
+ * rejects. Each limit is checked against the request it will meet.
+ */
+function resourceProblems(resources: ConfigValues["istiodResources"]): Problem[] {
+    const problems: Problem[] = [];
+    for (const resource of ["cpu", "memory"] as const) {
+        const limit = resources?.limits?.[resource];
+        const given = resources?.requests?.[resource];
+        const request = given ?? ISTIOD_DEFAULT_REQUESTS[resource];
+        if (limit !== undefined && quantity(limit) < quantity(request)) {
+            problems.push({
+                key: "istiodResources",
+                message: given !== undefined
+                    ? `limits.${resource} ${limit} is below requests.${resource} ${request}: a limit must be at least its request`
+                    : `limits.${resource} ${limit} is below the istiod chart's default request of ${request}, which applies when requests.${resource} is unset: set requests.${resource} to at most ${limit} as well`,
+            });
+        }
+    }
+    return problems;
+}
+
+/** A Kubernetes quantity (as QUANTITY accepts it) in base units, for comparisons. */
+export function quantity(text: string): number {
+    const m = /^([0-9]+(?:\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(text);
+    if (!m) {
+        throw new Error(`not a quantity: ${text}`);
+    }
+    const factors: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+    return Number(m[1]) * factors[m[2] ?? ""];
+}
+
+/** Rules of the control-plane revisions and tags, the namespaces that select them, CNI and Pod Security. */
+function revisionProblems(v: ConfigValues): Problem[] {
+    const problems: Problem[] = [];
+    const listed = v.istioRevisions?.map((r) => r.name) ?? (v.istioRevision ? [v.istioRevision] : []);
+    if (v.istioRevision !== undefined && v.istioRevisions !== undefined) {
+        problems.push({ key: "istioRevisions", message: "cannot be combined with istioRevision: list every control plane in istioRevisions" });
+    }
+    const duplicates = listed.filter((name, i) => listed.indexOf(name) !== i);
+    if (duplicates.length > 0) {
+        problems.push({ key: "istioRevisions", message: `lists ${[...new Set(duplicates)].join(", ")} more than once: revision names must be unique` });
+    }
+    const tags = v.istioRevisionTags ?? {};
+    for (const [tag, target] of Object.entries(tags)) {
+        if (listed.length === 0) {
+            problems.push({ key: "istioRevisionTags", message: `tag ${tag}: tags point at named revisions; set istioRevision or istioRevisions` });
+        } else if (!listed.includes(target)) {
+            problems.push({ key: "istioRevisionTags", message: `tag ${tag} points at ${show(target)}, which is not a revision (revisions: ${listed.join(", ")}); remove the tag or move it before removing a revision` });
+        }
+        if (listed.includes(tag)) {
+            problems.push({ key: "istioRevisionTags", message: `tag ${tag} has the name of a revision: a namespace's istio.io/rev label could not tell them apart` });
+        }
+    }
+    const selectable = [...listed, ...Object.keys(tags)];
+    const selects = (key: string, value: string | undefined) => {
+        if (value !== undefined && !selectable.includes(value)) {
+            problems.push({ key, message: `${show(value)} is not a revision or revision tag (${selectable.length > 0 ? `have: ${selectable.join(", ")}` : "no revision is named: set istioRevision or istioRevisions"})` });
+        }
+    };
+    if ((v.istioRevisions?.length ?? 0) > 1 && v.bookinfoRevision === undefined) {
+        problems.push({ key: "bookinfoRevision", message: `is required with several revisions: the revision or tag Bookinfo's namespace selects (have: ${selectable.join(", ")})` });
+    }
+    selects("bookinfoRevision", v.bookinfoRevision);
+    selects("gatewayRevision", v.gatewayRevision);
+    for (const [namespace, selector] of Object.entries(v.meshNamespaces ?? {})) {
+        selects(`meshNamespaces.${namespace}`, selector);
+        if (["istio-system", "istio-ingress", "kube-system", v.bookinfoNamespace].includes(namespace)) {
+            problems.push({ key: "meshNamespaces", message: `${show(namespace)} is not allowed: list only namespaces of your own workloads (not istio-system, istio-ingress, kube-system or Bookinfo's)` });
+        }
+    }
+    for (const key of ["istioCniBinDir", "istioCniConfDir"] as const) {
+        if (v[key] !== undefined && !v.istioCni) {
+            problems.push({ key, message: "is only used when istioCni is true" });
+        }
+    }
+    if (v.bookinfoPodSecurity === "restricted") {
+        problems.push({ key: "bookinfoPodSecurity", message: "\"restricted\" is not supported: Bookinfo's sample containers declare no non-root user, seccomp profile or dropped capabilities, which restricted requires; use baseline" });
+    } else if (v.bookinfoPodSecurity === "baseline" && !v.istioCni) {
+        problems.push({ key: "bookinfoPodSecurity", message: "\"baseline\" needs istioCni: true: baseline forbids the NET_ADMIN and NET_RAW capabilities of the injected istio-init container, and the CNI node agent takes over its work" });
+    }
+    return problems;
+}
+
 /** Cross-key rules, checked once every key is valid on its own. */
 function crossChecks(v: ConfigValues, env: NodeJS.ProcessEnv): Problem[] {
     const problems: Problem[] = [];
@@ -322,17 +508,51 @@ function crossChecks(v: ConfigValues, env: NodeJS.ProcessEnv): Problem[] {
             problems.push({ key: "kubeconfig", message: "is required: the KUBECONFIG environment variable lists several files" });
         }
     }
+    if (v.istiodAutoscaleMax < v.istiodReplicas) {
+        problems.push({ key: "istiodAutoscaleMax", message: `${v.istiodAutoscaleMax} is not allowed: it must be at least istiodReplicas (${v.istiodReplicas}), the autoscaler's minimum` });
+    }
+    problems.push(...resourceProblems(v.istiodResources));
+    problems.push(...revisionProblems(v));
     if (v.verifyProductPage && v.ingressGatewayServiceType !== "LoadBalancer") {
         problems.push({ key: "verifyProductPage", message: `needs a LoadBalancer gateway (ingressGatewayServiceType is ${v.ingressGatewayServiceType}): set verifyProductPage to false` });
     }
     if (["istio-system", "istio-ingress", "kube-system"].includes(v.bookinfoNamespace)) {
         problems.push({ key: "bookinfoNamespace", message: `${show(v.bookinfoNamespace)} is not allowed: Bookinfo needs a namespace of its own (not istio-system, istio-ingress or kube-system)` });
     }
-    const repo = v.istioChartRepository;
-    if (/^(\/|\.\.?\/)/.test(repo)) {
-        const missing = ["base", "istiod", "gateway"].filter((chart) => !fs.existsSync(path.resolve(repo, chart, "Chart.yaml")));
+    const repositories = [{ key: "istioChartRepository", where: "", repo: v.istioChartRepository }];
+    (v.istioRevisions ?? []).forEach((r, i) => r.chartRepository && repositories.push({ key: "istioRevisions", where: ` (at ${i}.chartRepository)`, repo: r.chartRepository }));
+    for (const { key, where, repo } of repositories.filter((r) => LOCAL_PATH.test(r.repo))) {
+        const missing = ["base", "istiod", "gateway", ...(v.istioCni ? ["cni"] : [])].filter((chart) => !fs.existsSync(path.resolve(repo, chart, "Chart.yaml")));
         if (missing.length > 0) {
-            problems.push({ key: "istioChartRepository", message: `${show(repo)} is not allowed: the local chart directory has no ${missing.map((c) => `${c}/Chart.yaml`).join(", ")}` });
+            problems.push({ key, message: `${show(repo)} is not allowed: the local chart directory has no ${missing.map((c) => `${c}/Chart.yaml`).join(", ")}${where}` });
+        }
+    }
+    problems.push(...authorizationAndTelemetryProblems(v));
+    return problems;
+}
+
+/** The rules between the authorization and telemetry keys (and the add-ons' local manifests). */
+function authorizationAndTelemetryProblems(v: ConfigValues): Problem[] {
+    const problems: Problem[] = [];
+    if (v.meshDefaultDeny && !v.bookinfoAuthorization) {
+        problems.push({ key: "meshDefaultDeny", message: "needs bookinfoAuthorization: a mesh-wide deny without Bookinfo's ALLOW policies denies every call to Bookinfo, the ingress gateway's included" });
+    }
+    for (const [key, what] of [["telemetryGrafana", "Istio's Grafana dashboards query"], ["telemetryKiali", "Kiali draws its service graph from"]] as const) {
+        if (v[key] && !v.telemetryPrometheus) {
+            problems.push({ key, message: `needs telemetryPrometheus: ${what} the mesh's metrics in Prometheus; set telemetryPrometheus to true` });
+        }
+    }
+    if (v.telemetryTracingSampling !== undefined && v.telemetryTracing === "none") {
+        problems.push({ key: "telemetryTracingSampling", message: "needs a tracing backend: set telemetryTracing to jaeger, or remove telemetryTracingSampling" });
+    }
+    const addons = telemetryAddonsOf({ prometheus: v.telemetryPrometheus, grafana: v.telemetryGrafana, kiali: v.telemetryKiali, tracing: v.telemetryTracing });
+    const source = v.telemetryAddonsSource;
+    if (source !== undefined && addons.length === 0) {
+        problems.push({ key: "telemetryAddonsSource", message: "is only used with an add-on: set telemetryPrometheus, telemetryGrafana, telemetryKiali or telemetryTracing, or remove it" });
+    } else if (source !== undefined && LOCAL_PATH.test(source)) {
+        const missing = addons.map((a) => TELEMETRY_ADDONS[a].file).filter((file) => !fs.existsSync(path.resolve(source, file)));
+        if (missing.length > 0) {
+            problems.push({ key: "telemetryAddonsSource", message: `${show(source)} is not allowed: the local add-on directory has no ${missing.join(", ")} (copy them from Istio's samples/addons)` });
         }
     }
     return problems;
@@ -389,14 +609,23 @@ export function loadConfig(
         throw new ConfigError(`invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`);
     }
     const v = result.data;
+    const revisions = revisionsOf(v);
+    const bookinfoRevision = v.bookinfoRevision ?? (revisions.length === 1 ? revisions[0].name : undefined);
+    const resolve = (selector: string | undefined) => (selector === undefined ? undefined : v.istioRevisionTags?.[selector] ?? selector);
     return {
         cluster: existing ?? pksClusterConfig(v),
         istio: {
-            version: v.istioVersion,
-            chartRepository: v.istioChartRepository,
+            ...newest(revisions),
             imageHub: v.imageHub,
-            revision: v.istioRevision,
+            revisions,
+            tags: v.istioRevisionTags ?? {},
+            defaultRevision: v.istioRevisionTags?.default ?? resolve(bookinfoRevision),
+            gatewayRevision: v.gatewayRevision ?? bookinfoRevision,
+            cni: v.istioCni,
+            cniBinDir: v.istioCniBinDir,
+            cniConfDir: v.istioCniConfDir,
             istiodReplicas: v.istiodReplicas,
+            istiodAutoscaleMax: v.istiodAutoscaleMax,
             istiodResources: v.istiodResources,
             gatewayServiceType: v.ingressGatewayServiceType,
             mtlsMode: v.mtlsMode,
@@ -406,9 +635,47 @@ export function loadConfig(
             createNamespace: v.bookinfoCreateNamespace,
             injectionMode: v.injectionMode,
             destinationRuleMtls: v.destinationRuleMtls,
+            revision: bookinfoRevision,
+            podSecurity: v.bookinfoPodSecurity,
         },
+        meshNamespaces: v.meshNamespaces ?? {},
         verify: { enabled: v.verifyProductPage, timeoutSeconds: v.verifyTimeoutSeconds },
+        authorization: { bookinfo: v.bookinfoAuthorization, meshDefaultDeny: v.meshDefaultDeny, trustDomain: v.trustDomain },
+        telemetry: {
+            prometheus: v.telemetryPrometheus,
+            grafana: v.telemetryGrafana,
+            kiali: v.telemetryKiali,
+            tracing: v.telemetryTracing,
+            tracingSampling: v.telemetryTracingSampling,
+            accessLogging: v.telemetryAccessLogging,
+            addonsSource: v.telemetryAddonsSource,
+        },
     };
+}
+
+/** The control planes the configuration asks for: `istioRevisions`, or the one of istioVersion/istioRevision. */
+function revisionsOf(v: ConfigValues): ControlPlaneRevisionConfig[] {
+    if (v.istioRevisions === undefined) {
+        return [{ name: v.istioRevision, version: v.istioVersion, chartRepository: v.istioChartRepository }];
+    }
+    return v.istioRevisions.map((r) => ({ name: r.name, version: r.version ?? v.istioVersion, chartRepository: r.chartRepository ?? v.istioChartRepository }));
+}
+
+/** Orders two Istio releases (1.30.3 < 1.31.0-alpha.1 < 1.31.0). */
+export function compareVersions(a: string, b: string): number {
+    const [ma, mb] = [SEMVER.exec(a)!, SEMVER.exec(b)!];
+    for (let i = 1; i <= 3; i++) {
+        if (Number(ma[i]) !== Number(mb[i])) {
+            return Number(ma[i]) - Number(mb[i]);
+        }
+    }
+    return ma[4] === mb[4] ? 0 : ma[4] === undefined ? 1 : mb[4] === undefined ? -1 : ma[4] < mb[4] ? -1 : 1;
+}
+
+/** The newest release among the revisions, with its chart source (for the CRDs and the CNI agent). */
+function newest(revisions: ControlPlaneRevisionConfig[]): { version: string; chartRepository: string } {
+    const top = [...revisions].sort((a, b) => compareVersions(b.version, a.version))[0];
+    return { version: top.version, chartRepository: top.chartRepository };
 }
 
 function pksClusterConfig(v: ConfigValues): PksClusterConfig {

@@ -58,9 +58,12 @@ describe("configuration", () => {
         expect(config.cluster.cluster).to.deep.equal({ name: "medium-lb-cluster", externalHostname: "mediumlb", plan: "large", numNodes: 4, tags: undefined, protect: false });
         expect(config.istio).to.deep.equal({
             version: "1.30.3", chartRepository: "https://istio-release.storage.googleapis.com/charts", imageHub: undefined,
-            revision: undefined, istiodReplicas: 1, istiodResources: undefined, gatewayServiceType: "LoadBalancer", mtlsMode: "STRICT",
+            revisions: [{ name: undefined, version: "1.30.3", chartRepository: "https://istio-release.storage.googleapis.com/charts" }],
+            tags: {}, defaultRevision: undefined, gatewayRevision: undefined, cni: false, cniBinDir: undefined, cniConfDir: undefined,
+            istiodReplicas: 1, istiodAutoscaleMax: 5, istiodResources: undefined, gatewayServiceType: "LoadBalancer", mtlsMode: "STRICT",
         });
-        expect(config.bookinfo).to.deep.equal({ namespace: "bookinfo", createNamespace: true, injectionMode: "namespace", destinationRuleMtls: true });
+        expect(config.bookinfo).to.deep.equal({ namespace: "bookinfo", createNamespace: true, injectionMode: "namespace", destinationRuleMtls: true, revision: undefined, podSecurity: undefined });
+        expect(config.meshNamespaces).to.deep.equal({});
         expect(config.verify).to.deep.equal({ enabled: true, timeoutSeconds: 600 });
     });
 
@@ -99,6 +102,10 @@ describe("configuration", () => {
     it("takes an existing cluster's kubeconfig from config or from KUBECONFIG", () => {
         const kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: lab\ncontexts:\n- name: lab\n  context: {cluster: lab, user: me}\nclusters:\n- name: lab\n  cluster: {server: 'https://10.0.0.1:6443'}\nusers:\n- name: me\n  user: {token: abc}\n";
         const fromConfig = load({ [`${P}clusterSource`]: "existing", [`${P}kubeconfig`]: kubeconfig, [`${P}verifyProductPage`]: "false" });
+        // Limits at or above the requests they meet (given, or the chart's) are fine.
+        expect(load({ [`${P}clusterSource`]: "existing", [`${P}kubeconfig`]: kubeconfig, [`${P}verifyProductPage`]: "false",
+            [`${P}istiodResources`]: '{"requests":{"memory":"512Mi"},"limits":{"memory":"1Gi","cpu":"0.5"}}' }).istio.istiodResources)
+            .to.deep.equal({ requests: { memory: "512Mi" }, limits: { memory: "1Gi", cpu: "0.5" } });
         expect(fromConfig.cluster).to.include({ source: "existing", server: "https://10.0.0.1:6443" });
 
         const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kubeconfig-")), "config");
@@ -148,7 +155,37 @@ const BAD: Array<{ what: string; config: Record<string, string>; expect: string[
     { what: "tags with a colon", config: pksConfig({ clusterTags: '{"env":"prod:eu"}' }), expect: [`${P}clusterTags: tag value "prod:eu" is not allowed`] },
     { what: "user and client login at once", config: pksConfig({ pksClientName: "automation", pksClientSecret: "s" }), expect: [`${P}pksClientName: cannot be combined with pksUsername/pksPassword`] },
     { what: "PKS keys for an existing cluster", config: { [`${P}clusterSource`]: "existing", [`${P}clusterName`]: "x", [`${P}kubeconfig`]: "current-context: x" }, expect: [`${P}clusterName: is only used when clusterSource is pks`] },
+    // The istiod chart merges these over its own requests (500m, 2048Mi): a limit alone can fall below them.
+    { what: "an istiod memory limit below the chart's request", config: pksConfig({ istiodResources: '{"limits":{"memory":"1Gi"}}' }), expect: [`${P}istiodResources: limits.memory 1Gi is below the istiod chart's default request of 2048Mi, which applies when requests.memory is unset: set requests.memory to at most 1Gi as well`] },
+    { what: "an istiod CPU limit below its request", config: pksConfig({ istiodResources: '{"requests":{"cpu":"2"},"limits":{"cpu":"1500m"}}' }), expect: [`${P}istiodResources: limits.cpu 1500m is below requests.cpu 2: a limit must be at least its request`] },
+    { what: "an autoscaler maximum below the minimum", config: pksConfig({ istiodReplicas: "3", istiodAutoscaleMax: "2" }), expect: [`${P}istiodAutoscaleMax: 2 is not allowed: it must be at least istiodReplicas (3), the autoscaler's minimum`] },
+    // Control planes side by side, revision tags, the namespaces that select them, CNI and Pod Security.
+    { what: "two revisions of one name", config: pksConfig({ istioRevisions: '[{"name":"1-30-3"},{"name":"1-30-3","version":"1.31.0"}]', bookinfoRevision: "1-30-3" }), expect: [`${P}istioRevisions: lists 1-30-3 more than once: revision names must be unique`] },
+    { what: "a revision name that is not a DNS label", config: pksConfig({ istioRevisions: '[{"name":"1.30.3"}]' }), expect: [`${P}istioRevisions: "1.30.3" is not allowed: expected a DNS label`] },
+    { what: "a revision named default", config: pksConfig({ istioRevisions: '[{"name":"default"}]' }), expect: [`${P}istioRevisions: "default" is not allowed: every listed revision has a name of its own`] },
+    { what: "istioRevision and istioRevisions at once", config: pksConfig({ istioRevision: "canary", istioRevisions: '[{"name":"canary"}]' }), expect: [`${P}istioRevisions: cannot be combined with istioRevision`] },
+    { what: "a tag pointing at no revision", config: pksConfig({ istioRevisions: '[{"name":"1-30-3"}]', istioRevisionTags: '{"prod-canary":"1-31-0"}' }), expect: [`${P}istioRevisionTags: tag prod-canary points at "1-31-0", which is not a revision (revisions: 1-30-3)`] },
+    { what: "a tag named like a revision", config: pksConfig({ istioRevisions: '[{"name":"1-30-3"}]', istioRevisionTags: '{"1-30-3":"1-30-3"}' }), expect: [`${P}istioRevisionTags: tag 1-30-3 has the name of a revision`] },
+    { what: "several revisions and no choice for Bookinfo", config: pksConfig({ istioRevisions: '[{"name":"1-30-3"},{"name":"1-31-0","version":"1.31.0"}]' }), expect: [`${P}bookinfoRevision: is required with several revisions`] },
+    { what: "Bookinfo selecting an unknown tag", config: pksConfig({ istioRevisions: '[{"name":"1-30-3"}]', bookinfoRevision: "prod-stable" }), expect: [`${P}bookinfoRevision: "prod-stable" is not a revision or revision tag (have: 1-30-3)`] },
+    { what: "a mesh namespace selecting an unknown tag", config: pksConfig({ istioRevision: "canary", meshNamespaces: '{"team-a":"stable"}' }), expect: [`${P}meshNamespaces.team-a: "stable" is not a revision or revision tag (have: canary)`] },
+    { what: "Pod Security baseline without CNI", config: pksConfig({ bookinfoPodSecurity: "baseline" }), expect: [`${P}bookinfoPodSecurity: "baseline" needs istioCni: true`] },
+    { what: "Pod Security restricted", config: pksConfig({ bookinfoPodSecurity: "restricted", istioCni: "true" }), expect: [`${P}bookinfoPodSecurity: "restricted" is not supported`] },
     { what: "istiod resources in bad units", config: pksConfig({ istiodResources: '{"requests":{"memory":"2 GB"}}' }), expect: [`${P}istiodResources: "2 GB" is not allowed: expected a Kubernetes memory quantity such as 2Gi (at requests.memory)`] },
+    // Authorization and telemetry.
+    { what: "a tracing sampling above 100%", config: pksConfig({ telemetryTracing: "jaeger", telemetryTracingSampling: "150" }), expect: [`${P}telemetryTracingSampling: 150 is not allowed: expected a percentage from 0 to 100, e.g. 1 or 0.5`] },
+    { what: "a negative tracing sampling", config: pksConfig({ telemetryTracing: "jaeger", telemetryTracingSampling: "-0.5" }), expect: [`${P}telemetryTracingSampling: -0.5 is not allowed: expected a percentage from 0 to 100`] },
+    { what: "a tracing sampling that is not a number", config: pksConfig({ telemetryTracing: "jaeger", telemetryTracingSampling: "10%" }), expect: [`${P}telemetryTracingSampling: "10%" is not a number: expected a percentage from 0 to 100`] },
+    { what: "a tracing sampling without a tracing backend", config: pksConfig({ telemetryTracingSampling: "5" }), expect: [`${P}telemetryTracingSampling: needs a tracing backend: set telemetryTracing to jaeger, or remove telemetryTracingSampling`] },
+    { what: "an unknown tracing backend", config: pksConfig({ telemetryTracing: "zipkin" }), expect: [`${P}telemetryTracing: "zipkin" is not allowed: expected one of none, jaeger`] },
+    { what: "Grafana without Prometheus", config: pksConfig({ telemetryGrafana: "true" }), expect: [`${P}telemetryGrafana: needs telemetryPrometheus: Istio's Grafana dashboards query the mesh's metrics in Prometheus; set telemetryPrometheus to true`] },
+    { what: "Kiali without Prometheus", config: pksConfig({ telemetryKiali: "true", telemetryTracing: "jaeger" }), expect: [`${P}telemetryKiali: needs telemetryPrometheus: Kiali draws its service graph from the mesh's metrics in Prometheus`] },
+    { what: "a mesh-wide deny without Bookinfo's policies", config: pksConfig({ meshDefaultDeny: "true", bookinfoAuthorization: "false" }), expect: [`${P}meshDefaultDeny: needs bookinfoAuthorization: a mesh-wide deny without Bookinfo's ALLOW policies denies every call to Bookinfo`] },
+    { what: "a trust domain with a scheme", config: pksConfig({ trustDomain: "spiffe://cluster.local" }), expect: [`${P}trustDomain: "spiffe://cluster.local" is not allowed: expected a trust domain: lowercase letters, digits, '-' and '.'`] },
+    { what: "an authorization switch that is not a boolean", config: pksConfig({ bookinfoAuthorization: "on" }), expect: [`${P}bookinfoAuthorization: "on" is not allowed: expected true or false`] },
+    { what: "an add-on source over http", config: pksConfig({ telemetryPrometheus: "true", telemetryAddonsSource: "http://mirror.example.com/addons" }), expect: [`${P}telemetryAddonsSource: "http://mirror.example.com/addons" is not allowed: expected an https:// base URL or a local directory`] },
+    { what: "an add-on source without an add-on", config: pksConfig({ telemetryAddonsSource: "https://mirror.example.com/addons", telemetryAccessLogging: "true" }), expect: [`${P}telemetryAddonsSource: is only used with an add-on: set telemetryPrometheus, telemetryGrafana, telemetryKiali or telemetryTracing, or remove it`] },
+    { what: "an add-on directory without the manifests", config: pksConfig({ telemetryPrometheus: "true", telemetryTracing: "jaeger", telemetryAddonsSource: "./no-such-addons" }), expect: [`${P}telemetryAddonsSource: "./no-such-addons" is not allowed: the local add-on directory has no prometheus.yaml, jaeger.yaml (copy them from Istio's samples/addons)`] },
 ];
 
 describe("bad configuration", function () {

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT } from "../components/config";
+import { MeshInventory } from "../components/istio/meshInventory";
 
 /** A resource as the mock engine saw it. */
 export interface Registered {
@@ -66,6 +67,8 @@ export class MeshMocks implements pulumi.runtime.Mocks {
     public readonly invokes: pulumi.runtime.MockCallArgs[] = [];
     /** What a read LoadBalancer Service reports in `status.loadBalancer.ingress[0]` (NSX-T gives an IP). */
     public loadBalancerIngress: { ip?: string; hostname?: string } = { ip: LB_ADDRESS };
+    /** What the mesh inventory script finds on the cluster (control planes, injected pods). */
+    public inventory: MeshInventory = { revisions: [], pods: [] };
 
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
         const inputs = reveal(args.inputs) as Record<string, unknown>;
@@ -82,13 +85,22 @@ export class MeshMocks implements pulumi.runtime.Mocks {
         if (args.type === "kubernetes:core/v1:Service" && args.id) {
             state.status = { loadBalancer: { ingress: [this.loadBalancerIngress] } };
         }
+        if (args.type === "kubernetes:core/v1:ServiceAccount" && args.id) {
+            // A read ServiceAccount (`<namespace>/<name>`), as the cluster reports it.
+            const [namespace, name] = args.id.split("/");
+            state.metadata = { namespace, name };
+        }
         return { id: args.id || `${args.name}-id`, state };
     }
 
     call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
         this.invokes.push({ ...args, inputs: reveal(args.inputs) as Record<string, unknown> });
+        if (args.token === "command:local:run" && String(args.inputs.interpreter).includes("meshInventory")) {
+            return { stdout: JSON.stringify(this.inventory), stderr: "" };
+        }
         if (args.token === "command:local:run") {
-            return { stdout: FAKE_KUBECONFIG, stderr: "" };
+            // pksctl get-credentials prints the kubeconfig in a JSON document with the run's events.
+            return { stdout: JSON.stringify({ kubeconfig: FAKE_KUBECONFIG, events: [], finishedAt: new Date().toISOString() }), stderr: "" };
         }
         return args.inputs;
     }
@@ -97,6 +109,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
         this.registered.length = 0;
         this.invokes.length = 0;
         this.loadBalancerIngress = { ip: LB_ADDRESS };
+        this.inventory = { revisions: [], pods: [] };
     }
 
     /** The registered resources of one type. */
@@ -127,6 +140,9 @@ function commandStdout(inputs: Record<string, unknown>): string {
             name: spec.name, uuid: `uuid-of-${spec.name}`, plan: spec.plan, masterHost: spec.externalHostname, masterPort: 8443, masterIps: ["10.0.0.10"], workerNodes: spec.numNodes ?? 3,
             networkProfile: spec.networkProfile ?? "", lastAction: "CREATE", lastActionState: "succeeded",
         });
+    }
+    if (inputs.create === "remove") {
+        return JSON.stringify({ namespace: e.NAMESPACE_LABELS_NAMESPACE, removed: {} });
     }
     if (inputs.create === "check") {
         return JSON.stringify({ url: e.PRODUCTPAGE_URL, status: 200, title: "Simple Bookstore App", attempts: 1, elapsedSeconds: 0 });

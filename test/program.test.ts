@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { PROJECT } from "../components/config";
 import { Declared, ProgramRun, Recorder, dependenciesOf, mocks, runProgram, unwrap } from "./harness";
 import { stackConfig, stackNames } from "./stacks";
-import { isManifest, validateManifest } from "./validate";
+import { isManifest, validateManifests } from "./validate";
 
 const P = `${PROJECT}:`;
 
@@ -58,7 +58,7 @@ describe("the program", function () {
             for (const r of mocks.registered.filter((r) => r.type.startsWith("kubernetes:"))) {
                 expect(r.provider, `${r.type} ${r.name}`).to.equal(ref);
             }
-            mocks.registered.filter((r) => isManifest(r) && r.type.startsWith("kubernetes:") && !r.id).forEach(validateManifest);
+            validateManifests(mocks.registered.filter((r) => isManifest(r) && r.type.startsWith("kubernetes:") && !r.id));
 
             const exports = run.exports!;
             expect(await unwrap(exports.clusterInfo as { name: pulumi.Output<string> })).to.deep.include({ name: stackConfig(stack)[`${P}clusterName`], uuid: `uuid-of-${stackConfig(stack)[`${P}clusterName`]}` });
@@ -94,7 +94,7 @@ describe("the program", function () {
         expect(env.PKSCTL_CA_CERT).to.include("-----BEGIN CERTIFICATE-----");
         expect(env).to.not.have.property("PKSCTL_PASSWORD");
         const istiod = mocks.find("kubernetes:helm.sh/v3:Release", "istio-istiod");
-        expect(istiod.inputs.values).to.deep.include({ replicaCount: 2, autoscaleMin: 2, global: { hub: "harbor.example.com/istio" } });
+        expect(istiod.inputs.values).to.deep.include({ autoscaleEnabled: true, autoscaleMin: 2, global: { hub: "harbor.example.com/istio" } });
         const images = mocks.ofType("kubernetes:apps/v1:Deployment").map((d) => (d.inputs.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0].image);
         expect(images.every((i) => i.startsWith("harbor.example.com/istio/examples-bookinfo-"))).to.equal(true);
     });

@@ -1,19 +1,20 @@
 /**
- * Offline validation of the Kubernetes and Istio manifests the program produces, against the OpenAPI schemas
- * shipped by `kubernetes-models` (Kubernetes) and `@kubernetes-models/istio` (Istio CRDs).
- *
- * `@kubernetes-models/istio` 2.x (the last release for Node 20) carries Istio's `v1beta1` models; Istio serves
- * `networking.istio.io/v1` and `security.istio.io/v1` with the same schema as `v1beta1`, so `v1` objects are
- * checked against their `v1beta1` model.
+ * Offline validation of the manifests the program produces:
+ * - Kubernetes kinds against the OpenAPI schemas shipped by `kubernetes-models`;
+ * - Istio kinds against Istio 1.30.3's own CustomResourceDefinitions (the base chart's `crd-all.gen.yaml`), the
+ *   way kube-apiserver checks a custom resource on create — unknown fields, the structural schema, list types
+ *   and the CEL rules — by `crd-validate` (test/e2e/tools/crd-validate: apiextensions-apiserver of the local
+ *   control plane's release). Both come from the tool cache (`test/e2e/tools.sh istio_charts crd_validate`,
+ *   which `npm test` runs first).
  */
-import { DestinationRule } from "@kubernetes-models/istio/networking.istio.io/v1beta1/DestinationRule";
-import { Gateway } from "@kubernetes-models/istio/networking.istio.io/v1beta1/Gateway";
-import { VirtualService } from "@kubernetes-models/istio/networking.istio.io/v1beta1/VirtualService";
-import { PeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { toolsBin } from "./e2e/workspace";
 import { Registered } from "./harness";
 
 interface Validatable {
@@ -30,11 +31,10 @@ const MODELS: Record<string, ModelFactory> = {
     "kubernetes:core/v1:Service": (m) => new Service(m as ConstructorParameters<typeof Service>[0]),
     "kubernetes:core/v1:ServiceAccount": (m) => new ServiceAccount(m as ConstructorParameters<typeof ServiceAccount>[0]),
     "kubernetes:apps/v1:Deployment": (m) => new Deployment(m as ConstructorParameters<typeof Deployment>[0]),
-    "kubernetes:networking.istio.io/v1:Gateway": (m) => new Gateway({ ...m, apiVersion: "networking.istio.io/v1beta1" } as ConstructorParameters<typeof Gateway>[0]),
-    "kubernetes:networking.istio.io/v1:VirtualService": (m) => new VirtualService({ ...m, apiVersion: "networking.istio.io/v1beta1" } as ConstructorParameters<typeof VirtualService>[0]),
-    "kubernetes:networking.istio.io/v1:DestinationRule": (m) => new DestinationRule({ ...m, apiVersion: "networking.istio.io/v1beta1" } as ConstructorParameters<typeof DestinationRule>[0]),
-    "kubernetes:security.istio.io/v1:PeerAuthentication": (m) => new PeerAuthentication({ ...m, apiVersion: "security.istio.io/v1beta1" } as ConstructorParameters<typeof PeerAuthentication>[0]),
 };
+
+/** Istio's API groups: their kinds are checked against Istio's CRDs. */
+const ISTIO_TYPE = /^kubernetes:[a-z.]*istio\.io\/[a-z0-9]+:/;
 
 /** Pulumi resource types that are not Kubernetes manifests (providers, Helm releases, commands). */
 const NOT_MANIFESTS = /^(pulumi:providers:|kubernetes:helm\.sh\/|command:|pks-istio-mesh:)/;
@@ -44,20 +44,63 @@ export function isManifest(r: Registered): boolean {
     return !NOT_MANIFESTS.test(r.type);
 }
 
+function manifestOf(r: Registered): Record<string, unknown> {
+    const { apiVersion, kind, metadata, spec } = r.inputs as Record<string, unknown>;
+    return spec === undefined ? { apiVersion, kind, metadata } : { apiVersion, kind, metadata, spec };
+}
+
+/** Where the validator and Istio's CRDs are; fails with what to run when the tool cache lacks them. */
+function istioValidator(): { binary: string; crds: string } {
+    const bin = toolsBin();
+    const binary = path.join(bin, "crd-validate");
+    const crds = path.join(bin, "istio-charts", "base", "files", "crd-all.gen.yaml");
+    for (const file of [binary, crds]) {
+        if (!fs.existsSync(file)) {
+            throw new Error(`${file} is missing: run \`test/e2e/tools.sh istio_charts crd_validate\` (npm test runs it first)`);
+        }
+    }
+    return { binary, crds };
+}
+
+/** One line per problem of the Istio objects, as kube-apiserver would report them on create. */
+export function istioProblems(objects: Array<Record<string, unknown>>): Array<{ name: string; kind: string; errors: string[] }> {
+    const { binary, crds } = istioValidator();
+    const run = spawnSync(binary, [crds], { input: JSON.stringify(objects), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    if (run.status !== 0) {
+        throw new Error(`crd-validate failed (${run.status ?? run.signal}): ${run.stderr}`);
+    }
+    return JSON.parse(run.stdout) as Array<{ name: string; kind: string; errors: string[] }>;
+}
+
+/** Validates the registered manifests; throws with every schema complaint. */
+export function validateManifests(registered: Registered[]): void {
+    const problems: string[] = [];
+    const istio = registered.filter((r) => ISTIO_TYPE.test(r.type));
+    for (const r of registered.filter((r) => !ISTIO_TYPE.test(r.type))) {
+        const model = MODELS[r.type];
+        if (!model) {
+            problems.push(`no schema for ${r.type}: add its model to test/validate.ts`);
+            continue;
+        }
+        try {
+            model(manifestOf(r)).validate();
+        } catch (e) {
+            problems.push(`${r.type} ${r.name} is invalid: ${(e as Error).message}`);
+        }
+    }
+    if (istio.length > 0) {
+        istioProblems(istio.map(manifestOf)).forEach((result, i) => {
+            if (result.errors.length > 0) {
+                problems.push(`${istio[i].type} ${istio[i].name} is invalid: ${result.errors.join("; ")}`);
+            }
+        });
+    }
+    if (problems.length > 0) {
+        throw new Error(problems.join("\n"));
+    }
+}
+
 /** Validates one registered manifest; throws with the schema's complaint. */
 export function validateManifest(r: Registered): void {
-    const model = MODELS[r.type];
-    if (!model) {
-        throw new Error(`no schema for ${r.type}: add its model to test/validate.ts`);
-    }
-    const { apiVersion, kind, metadata, spec } = r.inputs as Record<string, unknown>;
-    const manifest: Record<string, unknown> = { apiVersion, kind, metadata };
-    if (spec !== undefined) {
-        manifest.spec = spec;
-    }
-    try {
-        model(manifest).validate();
-    } catch (e) {
-        throw new Error(`${r.type} ${r.name} is invalid: ${(e as Error).message}`);
-    }
+    validateManifests([r]);
 }

@@ -1,14 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IstioControlPlane } from "../istio/controlPlane";
-
-/**
- * How Bookinfo's pods get their Envoy sidecar:
- * - `namespace`: the namespace is labelled for automatic injection; every pod created there gets a sidecar.
- * - `pod`: only Bookinfo's pod templates ask for a sidecar and the namespace stays unlabelled, so other pods
- *   deployed there later get none (what the manual `istioctl kube-inject` route gave).
- */
-export type InjectionMode = "namespace" | "pod";
+import { InjectionMode, SidecarInjection } from "../istio/injection";
+import { MeshNamespace } from "../istio/meshNamespace";
 
 /** Istio's Bookinfo release used by the 1.30 sample. */
 export const BOOKINFO_IMAGE_TAG = "1.20.3";
@@ -36,19 +29,32 @@ const WORKLOADS: readonly Workload[] = [
 export interface BookinfoAppArgs {
     /** The Kubernetes provider of the target cluster. */
     provider: k8s.Provider;
-    /** The control plane; pods are created only once its injection webhook is ready. */
-    controlPlane: IstioControlPlane;
+    /**
+     * The control plane (a revision's, or a revision tag's) whose sidecars the pods get; they are created only
+     * once its injection webhook is ready, and roll when it changes.
+     */
+    injection: SidecarInjection;
     /** Namespace for Bookinfo. Defaults to `bookinfo`. */
     namespace?: string;
     /**
-     * Create the namespace (default). With `false` an existing namespace (e.g. `default`) is used; Pulumi then
-     * only adds, and on destroy removes, the injection label there and never owns the namespace itself.
+     * Create the namespace (default). With `false` an existing namespace (e.g. `default`) is used
+     * (`MeshNamespace`): Pulumi then only adds, and on destroy removes, its labels there, and never owns it.
      */
     createNamespace?: boolean;
     /** Sidecar injection mode. Defaults to `namespace`. */
     injectionMode?: InjectionMode;
+    /**
+     * The Pod Security Admission level the namespace enforces (`pod-security.kubernetes.io/enforce`), e.g.
+     * `baseline`, which admits injected pods only when the Istio CNI agent replaces `istio-init`. Unset: none.
+     */
+    podSecurity?: "privileged" | "baseline" | "restricted";
     /** Registry for the Bookinfo images. Defaults to `registry.istio.io/release`. */
     imageHub?: string;
+    /**
+     * The cluster's kubeconfig (a secret). Needed only with an existing namespace whose labels could block the
+     * chosen injection (see `blockingLabels`): they are removed while the stack exists and restored on destroy.
+     */
+    kubeconfig?: pulumi.Input<string>;
 }
 
 function podSpec(w: Workload, image: string): k8s.types.input.core.v1.PodSpec {
@@ -89,8 +95,8 @@ export class BookinfoApp extends pulumi.ComponentResource {
     public readonly namespaceName: pulumi.Output<string>;
     /** The namespace, when this component created it. */
     public readonly namespace?: k8s.core.v1.Namespace;
-    /** The injection label added to an existing namespace, in `namespace` mode without `createNamespace`. */
-    public readonly namespaceLabel?: k8s.core.v1.NamespacePatch;
+    /** The existing namespace joined to the mesh, without `createNamespace`. */
+    public readonly existingNamespace?: MeshNamespace;
     public readonly serviceAccounts: Record<string, k8s.core.v1.ServiceAccount> = {};
     public readonly services: Record<string, k8s.core.v1.Service> = {};
     /** The Deployments by name (`details-v1`, …, `productpage-v1`). */
@@ -101,21 +107,19 @@ export class BookinfoApp extends pulumi.ComponentResource {
         const childOpts = { parent: this, provider: args.provider };
         const namespace = args.namespace ?? "bookinfo";
         const mode = args.injectionMode ?? "namespace";
-        const namespaceLabels = mode === "namespace" ? args.controlPlane.namespaceInjectionLabels : {};
-        const podLabels = mode === "pod" ? args.controlPlane.podInjectionLabels : {};
+        const podLabels = mode === "pod" ? args.injection.podLabels : {};
+        const securityLabels: Record<string, string> = args.podSecurity ? { "pod-security.kubernetes.io/enforce": args.podSecurity } : {};
 
         if (args.createNamespace ?? true) {
             this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-                metadata: { name: namespace, labels: namespaceLabels },
+                metadata: { name: namespace, labels: { ...(mode === "namespace" ? args.injection.namespaceLabels : {}), ...securityLabels } },
             }, childOpts);
             this.namespaceName = this.namespace.metadata.name;
-        } else if (mode === "namespace") {
-            this.namespaceLabel = new k8s.core.v1.NamespacePatch(`${name}-injection-label`, {
-                metadata: { name: namespace, labels: namespaceLabels },
-            }, childOpts);
-            this.namespaceName = this.namespaceLabel.metadata.apply((m) => m.name!);
         } else {
-            this.namespaceName = pulumi.output(namespace);
+            this.existingNamespace = new MeshNamespace(name, {
+                provider: args.provider, namespace, injection: args.injection, mode, labels: securityLabels, kubeconfig: args.kubeconfig,
+            }, { parent: this });
+            this.namespaceName = this.existingNamespace.namespaceName;
         }
 
         for (const app of SERVICES) {
@@ -141,9 +145,13 @@ export class BookinfoApp extends pulumi.ComponentResource {
                     template: {
                         metadata: {
                             labels: { ...labels, ...podLabels },
-                            ...(w.app === "productpage"
-                                ? { annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(BOOKINFO_PORT), "prometheus.io/path": "/metrics" } }
-                                : {}),
+                            annotations: {
+                                // A new control plane (revision or version) rolls the pods, so their sidecars match it.
+                                ...args.injection.workloadAnnotations,
+                                ...(w.app === "productpage"
+                                    ? { "prometheus.io/scrape": "true", "prometheus.io/port": String(BOOKINFO_PORT), "prometheus.io/path": "/metrics" }
+                                    : {}),
+                            },
                         },
                         spec: podSpec(w, image),
                     },
@@ -151,7 +159,7 @@ export class BookinfoApp extends pulumi.ComponentResource {
             }, {
                 ...childOpts,
                 // Pods created before istiod's injection webhook answers would start without a sidecar.
-                dependsOn: [args.controlPlane.release, this.serviceAccounts[w.app]],
+                dependsOn: [...args.injection.readyBefore, this.serviceAccounts[w.app]],
             });
         }
 

@@ -3,7 +3,7 @@
  * the title `Simple Bookstore App`, printing one progress line per attempt to stderr.
  *
  * Run by `ProductPageCheck` through the command provider as
- *   node --require ts-node/register/transpile-only components/bookinfo/checkProductPage.ts
+ *   node components/launcher/run.js components/bookinfo/checkProductPage.ts
  * with PRODUCTPAGE_URL, PRODUCTPAGE_TIMEOUT_SECONDS and PRODUCTPAGE_INTERVAL_SECONDS in the environment.
  * On success it prints a JSON `ProductPageResult` on stdout; on timeout it exits 1 naming the last answer.
  */

@@ -23,7 +23,7 @@ export class ProductPageCheck extends pulumi.ComponentResource {
     constructor(name: string, args: ProductPageCheckArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:bookinfo:ProductPageCheck", name, {}, opts);
         const check = new command.local.Command(`${name}`, {
-            interpreter: ["node", "--require", "ts-node/register/transpile-only", "components/bookinfo/checkProductPage.ts"],
+            interpreter: ["node", "components/launcher/run.js", "components/bookinfo/checkProductPage.ts"],
             create: "check",
             environment: {
                 PRODUCTPAGE_URL: args.url,

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IstioBase } from "./base";
 import { IstioChartSource, chartReleaseArgs } from "./chart";
+import { CONTROL_PLANE_ANNOTATION, SidecarInjection, injectionLabels } from "./injection";
 
 /** CPU and memory requests/limits, as in a Kubernetes container spec. */
 export interface ResourceRequirements {
@@ -20,53 +21,87 @@ export interface IstioControlPlaneArgs {
     revision?: string;
     /** Registry for istiod and the sidecar/gateway proxies (`global.hub`), e.g. a Harbor project; unset for the chart's. */
     imageHub?: string;
-    /** istiod replicas; with 2 or more the chart also creates a PodDisruptionBudget. Defaults to 1. */
+    /**
+     * istiod's minimum replicas. The chart autoscales istiod (a HorizontalPodAutoscaler on CPU, from this minimum
+     * to `autoscaleMax`) and leaves the Deployment's replica count to it; with a minimum of 2 or more it also
+     * creates a PodDisruptionBudget. Defaults to 1.
+     */
     replicas?: number;
+    /** istiod's maximum replicas under the autoscaler, at least `replicas`. Defaults to 5 (the chart's). */
+    autoscaleMax?: number;
     /** istiod's resource requests/limits; unset for the chart's (500m CPU, 2Gi memory requested). */
     resources?: ResourceRequirements;
+    /**
+     * Mesh-wide settings (the chart's `meshConfig`, Istio's MeshConfig), e.g. `extensionProviders` for tracing
+     * backends or `accessLogFile`; merged over the chart's own.
+     */
+    meshConfig?: Record<string, unknown>;
+    /**
+     * The Istio CNI node agent is installed (`IstioCni`): injected pods then get the unprivileged
+     * `istio-validation` init container instead of `istio-init`, which needs NET_ADMIN and NET_RAW.
+     */
+    cni?: boolean;
     /** Seconds Helm waits for istiod to become ready. Defaults to 600. */
     timeoutSeconds?: number;
 }
 
 /**
  * The Istio control plane: the `istiod` chart in `istio-system` (release `istiod`, or `istiod-<revision>`). The
- * release waits until istiod is ready, so its sidecar-injection webhook answers before anything that needs
- * injection (gateway and application pods) is created after it.
+ * release waits until istiod is ready, so its webhooks answer before anything that depends on the release is
+ * created: pods that need a sidecar (the injection webhook fails closed) and Istio objects (the validation webhook
+ * fails closed once istiod has started, and always after an upgrade of the base chart).
  */
 export class IstioControlPlane extends pulumi.ComponentResource {
     /** The istiod Helm release. */
     public readonly release: k8s.helm.v3.Release;
     /** The control-plane revision, if any. */
     public readonly revision: string | undefined;
-    /** Namespace labels that enable automatic sidecar injection by this control plane. */
-    public readonly namespaceInjectionLabels: Record<string, string>;
-    /** Pod labels that request a sidecar from this control plane in a namespace without injection labels. */
-    public readonly podInjectionLabels: Record<string, string>;
+    /** Its Istio release. */
+    public readonly version: string;
+    /** Where its charts came from. */
+    public readonly charts: IstioChartSource;
+    /** The istiod Service (`istiod` or `istiod-<revision>`), which its webhooks and proxies reach. */
+    public readonly serviceName: string;
+    /** Injection straight from this revision (`istio.io/rev=<revision>`, or the default revision's labels). */
+    public readonly injection: SidecarInjection;
+    /** The Istio root namespace istiod runs in, with a dependency on the ready control plane. */
+    public readonly namespaceName: pulumi.Output<string>;
 
     constructor(name: string, args: IstioControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:istio:IstioControlPlane", name, {}, opts);
 
         this.revision = args.revision;
-        this.namespaceInjectionLabels = args.revision ? { "istio.io/rev": args.revision } : { "istio-injection": "enabled" };
-        this.podInjectionLabels = args.revision ? { "istio.io/rev": args.revision } : { "sidecar.istio.io/inject": "true" };
+        this.version = args.charts.version;
+        this.charts = args.charts;
+        this.serviceName = args.revision ? `istiod-${args.revision}` : "istiod";
 
         const replicas = args.replicas ?? 1;
         const values: Record<string, unknown> = {
-            replicaCount: replicas,
+            autoscaleEnabled: true,
             autoscaleMin: replicas,
-            autoscaleMax: Math.max(replicas, 5),
+            autoscaleMax: Math.max(replicas, args.autoscaleMax ?? 5),
             ...(args.revision ? { revision: args.revision } : {}),
             ...(args.imageHub ? { global: { hub: args.imageHub } } : {}),
             ...(args.resources ? { resources: args.resources } : {}),
+            ...(args.meshConfig ? { meshConfig: args.meshConfig } : {}),
+            ...(args.cni ? { cni: { enabled: true } } : {}),
         };
         this.release = new k8s.helm.v3.Release(`${name}-istiod`, {
-            name: args.revision ? `istiod-${args.revision}` : "istiod",
+            name: this.serviceName,
             namespace: args.base.namespaceName,
             ...chartReleaseArgs("istiod", args.charts),
             values,
             timeout: args.timeoutSeconds ?? 600,
         }, { parent: this, provider: args.provider, dependsOn: [args.base.release] });
 
-        this.registerOutputs({ release: this.release.status });
+        this.namespaceName = this.release.status.namespace.apply((ns) => ns!);
+        this.injection = {
+            selector: args.revision,
+            ...injectionLabels(args.revision),
+            workloadAnnotations: { [CONTROL_PLANE_ANNOTATION]: `${this.serviceName}@${this.version}` },
+            readyBefore: [this.release],
+        };
+
+        this.registerOutputs({ release: this.release.status, namespaceName: this.namespaceName });
     }
 }

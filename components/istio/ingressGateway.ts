@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IstioChartSource, chartReleaseArgs } from "./chart";
-import { IstioControlPlane } from "./controlPlane";
+import { SidecarInjection } from "./injection";
 
 /** How the gateway Service is exposed. */
 export type GatewayServiceType = "LoadBalancer" | "NodePort" | "ClusterIP";
@@ -19,8 +19,11 @@ export interface IstioIngressGatewayArgs {
     provider: k8s.Provider;
     /** Where the charts come from and which Istio release to install. */
     charts: IstioChartSource;
-    /** The control plane whose injection webhook fills in the gateway's proxy image. */
-    controlPlane: IstioControlPlane;
+    /**
+     * The control plane (a revision's, or a revision tag's) whose injection webhook fills in the gateway's
+     * proxy; the gateway rolls when it changes.
+     */
+    injection: SidecarInjection;
     /** The gateway's own namespace. Defaults to `istio-ingress`. */
     namespace?: string;
     /** Service type. Defaults to `LoadBalancer` (one NSX-T virtual server per port on PKS). */
@@ -68,18 +71,20 @@ export class IstioIngressGateway extends pulumi.ComponentResource {
             metadata: { name: args.namespace ?? "istio-ingress" },
         }, childOpts);
 
-        const revision = args.controlPlane.revision;
+        const revision = args.injection.selector;
         this.release = new k8s.helm.v3.Release(`${name}-gateway`, {
             name: GATEWAY_RELEASE_NAME,
             namespace: this.namespace.metadata.name,
             ...chartReleaseArgs("gateway", args.charts),
             values: {
                 labels: { ...this.selector },
+                // A new control plane (revision or version) rolls the gateway, so its proxy matches it.
+                podAnnotations: { ...args.injection.workloadAnnotations },
                 service: { type: args.serviceType ?? "LoadBalancer", ports: this.servicePorts },
                 ...(revision ? { revision } : {}),
             },
             timeout: args.timeoutSeconds ?? 600,
-        }, { ...childOpts, dependsOn: [args.controlPlane.release] });
+        }, { ...childOpts, dependsOn: args.injection.readyBefore });
 
         // The release status is unknown until it is installed, so a first preview does not read a missing Service.
         this.service = k8s.core.v1.Service.get(`${name}-service`,

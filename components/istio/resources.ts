@@ -86,3 +86,60 @@ export class PeerAuthentication extends IstioResource<PeerAuthenticationSpec> {
         super(SECURITY_API, "PeerAuthentication", name, args, opts);
     }
 }
+
+/** A request a rule of an AuthorizationPolicy matches (`security.istio.io/v1` `Operation`). */
+export interface AuthorizationOperation {
+    /** Ports of the workload (its container ports, not Service ports), as strings. */
+    ports?: string[];
+    methods?: string[];
+    /** Exact paths, prefixes (`/static*`) or suffixes (`*.png`). */
+    paths?: string[];
+}
+
+/** Who a rule of an AuthorizationPolicy matches (`security.istio.io/v1` `Source`). */
+export interface AuthorizationSource {
+    /** Peer identities from mutual TLS: `<trust domain>/ns/<namespace>/sa/<service account>`. */
+    principals?: string[];
+    namespaces?: string[];
+}
+
+export interface AuthorizationRule {
+    from?: Array<{ source: AuthorizationSource }>;
+    to?: Array<{ operation: AuthorizationOperation }>;
+}
+
+export type AuthorizationAction = "ALLOW" | "DENY" | "AUDIT";
+
+/** An empty spec (no selector, no rules) in a namespace allows nothing there: every request is denied. */
+export interface AuthorizationPolicySpec {
+    selector?: { matchLabels: Record<string, string> };
+    action?: AuthorizationAction;
+    rules?: AuthorizationRule[];
+}
+
+/** A provider of an extension (`meshConfig.extensionProviders`, or a built-in one such as `envoy` or `prometheus`). */
+export interface TelemetryProviderRef {
+    name: string;
+}
+
+/** `telemetry.istio.io/v1` Telemetry: metrics, tracing and access logging of the workloads it applies to. */
+export interface TelemetrySpec {
+    selector?: { matchLabels: Record<string, string> };
+    metrics?: Array<{ providers: TelemetryProviderRef[] }>;
+    tracing?: Array<{ providers: TelemetryProviderRef[]; randomSamplingPercentage?: number }>;
+    accessLogging?: Array<{ providers: TelemetryProviderRef[]; disabled?: boolean }>;
+}
+
+export const TELEMETRY_API = "telemetry.istio.io/v1";
+
+export class AuthorizationPolicy extends IstioResource<AuthorizationPolicySpec> {
+    constructor(name: string, args: IstioResourceArgs<AuthorizationPolicySpec>, opts?: pulumi.CustomResourceOptions) {
+        super(SECURITY_API, "AuthorizationPolicy", name, args, opts);
+    }
+}
+
+export class Telemetry extends IstioResource<TelemetrySpec> {
+    constructor(name: string, args: IstioResourceArgs<TelemetrySpec>, opts?: pulumi.CustomResourceOptions) {
+        super(TELEMETRY_API, "Telemetry", name, args, opts);
+    }
+}

@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { PKSCTL_INTERPRETER, PksConnectionArgs, PksWaitArgs, parseDocument, pksctlEnvironment } from "./connection";
-import { ClusterSpec, ClusterSummary, PKSCTL_ENV } from "./pksctl";
+import { PKSCTL_INTERPRETER, PksConnectionArgs, PksWaitArgs, pksctlEnvironment } from "./connection";
+import { ClusterSpec, ClusterSummary, CredentialsDocument, PKSCTL_ENV } from "./contract";
+import { parseReport, reportEvents } from "./report";
 
 export interface PksClusterArgs extends PksWaitArgs {
     /** How to reach and log in to the PKS API. */
@@ -34,6 +35,10 @@ export interface PksClusterArgs extends PksWaitArgs {
  * Credentials are fetched with `get-credentials` on every preview and update, so a rotated token never leaves
  * the stack with a stale kubeconfig; `uuid` is stable and is what a Kubernetes provider should use as
  * `clusterIdentifier`.
+ *
+ * What pksctl did that matters after the run (adoptions, re-logins, retries, why a wait ended) is reported with
+ * `pulumi.log` on this component (warnings for adopting a failed cluster, retries and re-logins) and kept in
+ * `events`.
  */
 export class PksCluster extends pulumi.ComponentResource {
     /** The cluster's name in PKS. */
@@ -50,9 +55,12 @@ export class PksCluster extends pulumi.ComponentResource {
     public readonly workerNodes: pulumi.Output<number>;
     /** A kubeconfig for the cluster from `get-credentials` (secret). */
     public readonly kubeconfig: pulumi.Output<string>;
+    /** What pksctl's last create or update of the cluster, and this deployment's `get-credentials`, reported. */
+    public readonly events: pulumi.Output<string[]>;
 
     constructor(name: string, args: PksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:pks:PksCluster", name, {}, opts);
+        const constructedAt = Date.now();
 
         const spec: pulumi.Output<ClusterSpec> = pulumi.output(args.networkProfileName).apply((networkProfile) => ({
             name,
@@ -78,7 +86,7 @@ export class PksCluster extends pulumi.ComponentResource {
             addPreviousOutputInEnv: false,
         }, { parent: this, deleteBeforeReplace: true });
 
-        const summary = parseDocument<ClusterSummary>(cluster.stdout);
+        const summary = parseReport<ClusterSummary>(cluster.stdout);
         this.clusterName = summary.apply((s) => s.name);
         this.uuid = summary.apply((s) => s.uuid);
         this.masterHost = summary.apply((s) => s.masterHost);
@@ -94,7 +102,10 @@ export class PksCluster extends pulumi.ComponentResource {
             logging: "stderr",
             addPreviousOutputInEnv: false,
         }, { parent: this, dependsOn: [cluster] });
-        this.kubeconfig = pulumi.secret(credentials.stdout);
+        const fetched = parseReport<CredentialsDocument>(credentials.stdout);
+        this.kubeconfig = pulumi.secret(fetched.apply((c) => c.kubeconfig));
+        this.events = pulumi.all([reportEvents(summary, this, constructedAt), reportEvents(fetched, this, constructedAt)])
+            .apply(([created, fetching]) => [...created, ...fetching]);
 
         this.registerOutputs({
             clusterName: this.clusterName,
@@ -104,6 +115,7 @@ export class PksCluster extends pulumi.ComponentResource {
             masterIps: this.masterIps,
             workerNodes: this.workerNodes,
             kubeconfig: this.kubeconfig,
+            events: this.events,
         });
     }
 }

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PKSCTL_ENV } from "./pksctl";
+import { PKSCTL_ENV } from "./contract";
 
 /** How the PKS components reach and log in to the PKS API. */
 export interface PksConnectionArgs {
@@ -25,10 +25,11 @@ export interface PksConnectionArgs {
 }
 
 /**
- * How the command provider starts pksctl: Node with ts-node's transpile-only hook, from the project directory
- * (the command provider's working directory). No shell is involved, so nothing is ever quoted or expanded.
+ * How the command provider starts pksctl: Node with the project's launcher (which runs pksctl from JavaScript
+ * transpiled once and cached, see components/launcher/run.js), from the project directory (the command
+ * provider's working directory). No shell is involved, so nothing is ever quoted or expanded.
  */
-export const PKSCTL_INTERPRETER = ["node", "--require", "ts-node/register/transpile-only", "components/pks/pksctl.ts"];
+export const PKSCTL_INTERPRETER = ["node", "components/launcher/run.js", "components/pks/pksctl.ts"];
 
 /** Tuning of the wait loops in pksctl. */
 export interface PksWaitArgs {
@@ -60,9 +61,4 @@ export function pksctlEnvironment(connection: PksConnectionArgs, wait: PksWaitAr
         }
     }
     return env;
-}
-
-/** A Command output that carries no secret although the Command had secret inputs, parsed as JSON. */
-export function parseDocument<T>(stdout: pulumi.Output<string>): pulumi.Output<T> {
-    return pulumi.unsecret(stdout).apply((text) => JSON.parse(text) as T);
 }

@@ -1,7 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { PKSCTL_INTERPRETER, PksConnectionArgs, parseDocument, pksctlEnvironment } from "./connection";
-import { NetworkProfileDocument, NetworkProfileSummary, PKSCTL_ENV } from "./pksctl";
+import { PKSCTL_INTERPRETER, PksConnectionArgs, pksctlEnvironment } from "./connection";
+import { NetworkProfileDocument, NetworkProfileSummary, PKSCTL_ENV } from "./contract";
+import { parseReport, reportEvents } from "./report";
 
 /** NSX-T load balancer sizes a network profile can ask for. */
 export type LoadBalancerSize = "small" | "medium" | "large";
@@ -63,7 +64,8 @@ export interface PksNetworkProfileArgs {
  * one first (which PKS refuses while a cluster uses it). To move a cluster onto changed settings, give the new
  * profile a new name: it is created, the cluster is switched with `update-cluster --network-profile`, and the
  * old profile is deleted last. Creating adopts an existing profile with identical settings and fails, listing
- * the differences, on one that differs.
+ * the differences, on one that differs. What pksctl did that matters after the run (an adoption, retries) is
+ * reported with `pulumi.log` on this component and kept in `events`.
  */
 export class PksNetworkProfile extends pulumi.ComponentResource {
     /** The profile's name in PKS; depending on it orders clusters after the profile (and before its deletion). */
@@ -72,9 +74,12 @@ export class PksNetworkProfile extends pulumi.ComponentResource {
     public readonly uuid: pulumi.Output<string>;
     /** The document given to `pks create-network-profile`. */
     public readonly document: NetworkProfileDocument;
+    /** What pksctl's create of the profile reported. */
+    public readonly events: pulumi.Output<string[]>;
 
     constructor(name: string, args: PksNetworkProfileArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:pks:PksNetworkProfile", name, {}, opts);
+        const constructedAt = Date.now();
 
         this.document = { name, description: args.description ?? "", parameters: { ...args.parameters } };
         const documentJson = JSON.stringify(this.document);
@@ -89,9 +94,10 @@ export class PksNetworkProfile extends pulumi.ComponentResource {
             addPreviousOutputInEnv: false,
         }, { parent: this, deleteBeforeReplace: true });
 
-        const created = parseDocument<NetworkProfileSummary>(profile.stdout);
+        const created = parseReport<NetworkProfileSummary>(profile.stdout);
         this.profileName = created.apply((p) => p.name);
         this.uuid = created.apply((p) => p.uuid);
-        this.registerOutputs({ profileName: this.profileName, uuid: this.uuid });
+        this.events = reportEvents(created, this, constructedAt);
+        this.registerOutputs({ profileName: this.profileName, uuid: this.uuid, events: this.events });
     }
 }

@@ -10,8 +10,8 @@ import { BookinfoIngress } from "../../components/bookinfo/ingress";
 import { IstioBase } from "../../components/istio/base";
 import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { IstioIngressGateway } from "../../components/istio/ingressGateway";
-import { LB_ADDRESS, Recorder, Registered, dependenciesOf, mocks, unwrap, useMocks } from "../harness";
-import { isManifest, validateManifest } from "../validate";
+import { LB_ADDRESS, Recorder, Registered, dependenciesOf, isSecretValue, mocks, unwrap, useMocks } from "../harness";
+import { isManifest, validateManifest, validateManifests } from "../validate";
 
 const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
@@ -69,13 +69,13 @@ async function deploy(recorder: Recorder, app: Partial<BookinfoAppArgs> = {}, re
     const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
     const base = new IstioBase("istio", { provider, charts, defaultRevision: revision });
     const controlPlane = new IstioControlPlane("istio", { provider, charts, base, revision });
-    const gateway = new IstioIngressGateway("istio", { provider, charts, controlPlane });
-    const bookinfo = new BookinfoApp("bookinfo", { provider, controlPlane, ...app }, recorder.opts());
-    const ingress = new BookinfoIngress("bookinfo", { provider, base, gateway, namespace: bookinfo.namespaceName }, recorder.opts());
-    const rules = new BookinfoDestinationRules("bookinfo", { provider, base, namespace: bookinfo.namespaceName, mtls }, recorder.opts());
+    const gateway = new IstioIngressGateway("istio", { provider, charts, injection: controlPlane.injection });
+    const bookinfo = new BookinfoApp("bookinfo", { provider, injection: controlPlane.injection, ...app }, recorder.opts());
+    const ingress = new BookinfoIngress("bookinfo", { provider, controlPlane, gateway, namespace: bookinfo.namespaceName }, recorder.opts());
+    const rules = new BookinfoDestinationRules("bookinfo", { provider, controlPlane, namespace: bookinfo.namespaceName, mtls }, recorder.opts());
     await recorder.settle();
     await unwrap(gateway.address);
-    return { provider, base, controlPlane, gateway, bookinfo, ingress, rules };
+    return { provider, controlPlane, gateway, bookinfo, ingress, rules };
 }
 
 const deployments = () => mocks.ofType(DEPLOYMENT);
@@ -121,10 +121,13 @@ describe("BookinfoApp", () => {
             expect(t.spec.containers[0].env).to.deep.equal([{ name: "LOG_DIR", value: "/tmp/logs" }]);
             expect(t.spec.containers[0].volumeMounts).to.deep.equal([{ name: "tmp", mountPath: "/tmp" }, { name: "wlp-output", mountPath: "/opt/ibm/wlp/output" }]);
             expect(t.spec.volumes).to.deep.equal([{ name: "wlp-output", emptyDir: {} }, { name: "tmp", emptyDir: {} }]);
-            expect(t.metadata.annotations).to.equal(undefined);
+            // Only the control plane its sidecar must come from (a new one rolls the pods).
+            expect(t.metadata.annotations).to.deep.equal({ "pks-istio-mesh/control-plane": "istiod@1.30.3" });
         }
         const productpage = template(mocks.find(DEPLOYMENT, "bookinfo-productpage-v1"));
-        expect(productpage.metadata.annotations).to.deep.equal({ "prometheus.io/scrape": "true", "prometheus.io/port": "9080", "prometheus.io/path": "/metrics" });
+        expect(productpage.metadata.annotations).to.deep.equal({
+            "pks-istio-mesh/control-plane": "istiod@1.30.3", "prometheus.io/scrape": "true", "prometheus.io/port": "9080", "prometheus.io/path": "/metrics",
+        });
         expect(productpage.spec.containers[0].volumeMounts).to.deep.equal([{ name: "tmp", mountPath: "/tmp" }]);
         expect(productpage.spec.volumes).to.deep.equal([{ name: "tmp", emptyDir: {} }]);
         expect(productpage.spec.containers[0].env).to.equal(undefined);
@@ -169,10 +172,48 @@ describe("BookinfoApp", () => {
         expect(patch.inputs.metadata).to.deep.equal({ name: "default", labels: { "istio-injection": "enabled" } });
         expect(deployments().every((d) => (d.inputs.metadata as { namespace: string }).namespace === "default")).to.equal(true);
 
+        expect(mocks.ofType("command:local:Command"), "nothing to remove for the default revision in namespace mode").to.deep.equal([]);
+    });
+
+    it("removes an existing namespace's labels that would block the configured injection, and only those", async () => {
+        const kubeconfig = "apiVersion: v1\nkind: Config\n# token: keep-me-secret\n";
+        const removal = () => mocks.find("command:local:Command", "bookinfo-blocking-labels");
+        const rules = () => JSON.parse((removal().inputs.environment as Record<string, string>).NAMESPACE_LABELS_REMOVE) as Record<string, string | null>;
+
+        // A revision's webhooks select only namespaces without istio-injection, whatever its value.
+        const recorder = new Recorder();
+        const { bookinfo } = await deploy(recorder, { namespace: "default", createNamespace: false, kubeconfig }, "canary");
+        expect(rules()).to.deep.equal({ "istio-injection": null });
+        expect(removal().inputs).to.deep.include({ create: "remove", update: "remove", delete: "restore" });
+        expect(isSecretValue(removal().rawInputs.environment), "the kubeconfig reaches the engine as a secret").to.equal(true);
+        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "bookinfo-injection-label").inputs.metadata).to.deep.equal({ name: "default", labels: { "istio.io/rev": "canary" } });
+        // The label goes before the revision label is set and before any pod is created.
+        const removing = recorder.find("command:local:Command", "bookinfo-blocking-labels").resource;
+        const labelling = recorder.find("kubernetes:core/v1:NamespacePatch", "bookinfo-injection-label");
+        expect(bookinfo.existingNamespace?.labelRemoval).to.not.equal(undefined);
+        expect(await dependenciesOf(labelling)).to.include(removing);
+        for (const name of Object.keys(bookinfo.deployments)) {
+            expect(await dependenciesOf(recorder.find(DEPLOYMENT, `bookinfo-${name}`)), name).to.include(labelling.resource);
+        }
+
+        // Pod mode: the object webhooks also need no istio.io/rev of another revision; enabled injection may stay.
         mocks.reset();
-        await deploy(new Recorder(), { namespace: "default", createNamespace: false, injectionMode: "pod" });
+        await deploy(new Recorder(), { namespace: "default", createNamespace: false, injectionMode: "pod", kubeconfig });
+        expect(rules()).to.deep.equal({ "istio-injection": "enabled", "istio.io/rev": "default" });
         expect(mocks.ofType("kubernetes:core/v1:NamespacePatch")).to.deep.equal([]);
-        expect(mocks.ofType(NAMESPACE).map((n) => n.name)).to.not.include("bookinfo-namespace");
+        mocks.reset();
+        await deploy(new Recorder(), { namespace: "default", createNamespace: false, injectionMode: "pod", kubeconfig }, "canary");
+        expect(rules()).to.deep.equal({ "istio-injection": null, "istio.io/rev": "canary" });
+
+        // Without the kubeconfig it cannot, and says so.
+        mocks.reset();
+        let error: Error | undefined;
+        try {
+            await deploy(new Recorder(), { namespace: "default", createNamespace: false, injectionMode: "pod" });
+        } catch (e) {
+            error = e as Error;
+        }
+        expect(error?.message).to.include("needs the kubeconfig, to remove istio-injection, istio.io/rev while the stack exists");
     });
 
     it("pulls Bookinfo from the image hub override", async () => {
@@ -238,13 +279,13 @@ describe("BookinfoIngress", () => {
         ]);
     });
 
-    it("makes the Gateway wait for CRDs and the gateway install, the VirtualService only for CRDs", async () => {
+    it("makes the Gateway wait for istiod's validation webhook and the gateway install, the VirtualService only for istiod", async () => {
         const recorder = new Recorder();
-        const { base, gateway, bookinfo } = await deploy(recorder);
+        const { controlPlane, gateway, bookinfo } = await deploy(recorder);
         const gwDeps = await dependenciesOf(recorder.find(GATEWAY, "bookinfo-gateway"));
-        expect(gwDeps).to.include(base.release).and.include(gateway.release);
+        expect(gwDeps).to.include(controlPlane.release).and.include(gateway.release);
         const vsDeps = await dependenciesOf(recorder.find(VIRTUAL_SERVICE, "bookinfo-virtualservice"));
-        expect(vsDeps).to.include(base.release).and.not.include(gateway.release);
+        expect(vsDeps).to.include(controlPlane.release).and.not.include(gateway.release);
         for (const d of Object.values(bookinfo.deployments)) {
             expect(gwDeps).to.not.include(d);
             expect(vsDeps).to.not.include(d);
@@ -278,12 +319,12 @@ describe("BookinfoDestinationRules", () => {
         }
     });
 
-    it("waits for the CRDs and the namespace, not for the Deployments", async () => {
+    it("waits for istiod's validation webhook and the namespace, not for the Deployments", async () => {
         const recorder = new Recorder();
-        const { base, bookinfo } = await deploy(recorder);
+        const { controlPlane, bookinfo } = await deploy(recorder);
         for (const host of ["productpage", "reviews", "ratings", "details"]) {
             const deps = await dependenciesOf(recorder.find(DESTINATION_RULE, `bookinfo-${host}`));
-            expect(deps).to.include(base.release).and.include(bookinfo.namespace);
+            expect(deps).to.include(controlPlane.release).and.include(bookinfo.namespace);
             for (const d of Object.values(bookinfo.deployments)) {
                 expect(deps).to.not.include(d);
             }
@@ -300,7 +341,7 @@ describe("Bookinfo manifests", () => {
             await deploy(new Recorder(), variant);
             const manifests = mocks.registered.filter((r) => isManifest(r) && !r.id);
             expect(manifests.length).to.be.greaterThan(20);
-            manifests.forEach(validateManifest);
+            validateManifests(manifests);
         });
     }
 
@@ -315,14 +356,23 @@ describe("Bookinfo manifests", () => {
         expect(() => validateManifest(bad(DESTINATION_RULE, {
             apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "x" },
             spec: { host: "x", trafficPolicy: { tls: { mode: "ISTIO_MUTUAL_TLS" } } },
-        }))).to.throw(/mode must be equal to one of the allowed values/);
+        }))).to.throw(/spec.trafficPolicy.tls.mode: Unsupported value: "ISTIO_MUTUAL_TLS"/);
         expect(() => validateManifest(bad(GATEWAY, {
             apiVersion: "networking.istio.io/v1", kind: "Gateway", metadata: { name: "x" },
             spec: { selector: { istio: "ingressgateway" }, servers: [{ port: { number: "80", name: "http", protocol: "HTTP" }, hosts: ["*"] }] },
-        }))).to.throw(/number must be integer/);
+        }))).to.throw(/spec.servers\[0\].port.number: Invalid value: "string": spec.servers\[0\].port.number in body must be of type integer/);
         expect(() => validateManifest(bad("kubernetes:security.istio.io/v1:PeerAuthentication", {
-            apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name: "default" }, spec: { mtls: { mode: "strict" } },
-        }))).to.throw(/allowed values/);
+            apiVersion: "security.istio.io/v1", kind: "PeerAuthentication", metadata: { name: "default", namespace: "istio-system" }, spec: { mtls: { mode: "strict" } },
+        }))).to.throw(/spec.mtls.mode: Unsupported value: "strict"/);
+        // Istio's CEL rules and strict field validation, as the API server applies them.
+        expect(() => validateManifest(bad(VIRTUAL_SERVICE, {
+            apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "x", namespace: "bookinfo" },
+            spec: { hosts: ["x"], http: [{ timeout: "100us", route: [{ destination: { host: "x" } }] }] },
+        }))).to.throw(/spec.http\[0\].timeout: Invalid value: "string": must be a valid duration greater than 1ms/);
+        expect(() => validateManifest(bad(VIRTUAL_SERVICE, {
+            apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "x", namespace: "bookinfo" },
+            spec: { hosts: ["x"], gateway: ["bookinfo-gateway"] },
+        }))).to.throw(/unknown field "spec.gateway"/);
         expect(() => validateManifest(bad(SERVICE, {
             apiVersion: "v1", kind: "Service", metadata: { name: "x" }, spec: { ports: [{ port: 9080, name: "http", protocol: "HTTPS" }] },
         }))).to.throw(/protocol/);

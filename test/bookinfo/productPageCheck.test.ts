@@ -35,7 +35,7 @@ function server(failures: number, body = PAGE): Promise<{ url: string; hits: () 
 
 function check(url: string, timeoutSeconds: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-        const child = spawn("node", ["--require", "ts-node/register/transpile-only", "components/bookinfo/checkProductPage.ts", "check"], {
+        const child = spawn("node", ["components/launcher/run.js", "components/bookinfo/checkProductPage.ts", "check"], {
             cwd: ROOT,
             env: { ...process.env, PRODUCTPAGE_URL: url, PRODUCTPAGE_TIMEOUT_SECONDS: String(timeoutSeconds), PRODUCTPAGE_INTERVAL_SECONDS: "0.2" },
         });
@@ -92,7 +92,7 @@ describe("ProductPageCheck", () => {
         const component = new ProductPageCheck("productpage", { url: "http://203.0.113.10/productpage", timeoutSeconds: 120, intervalSeconds: 5 });
         expect(await unwrap(component.result)).to.deep.include({ status: 200, title: "Simple Bookstore App" });
         const command = mocks.find("command:local:Command", "productpage");
-        expect(command.inputs.interpreter).to.deep.equal(["node", "--require", "ts-node/register/transpile-only", "components/bookinfo/checkProductPage.ts"]);
+        expect(command.inputs.interpreter).to.deep.equal(["node", "components/launcher/run.js", "components/bookinfo/checkProductPage.ts"]);
         expect(command.inputs.environment).to.deep.equal({
             PRODUCTPAGE_URL: "http://203.0.113.10/productpage", PRODUCTPAGE_TIMEOUT_SECONDS: "120", PRODUCTPAGE_INTERVAL_SECONDS: "5",
         });

@@ -1,10 +1,11 @@
 /**
  * `npm run local -- <preview|up|destroy|refresh|output> [--expect-no-changes]`: the `local` stack, end to end,
  * on this machine and without an installed Pulumi, PKS or cluster. It starts the local control plane
- * (test/e2e/localCluster.ts; state in .pks-simulator/cluster), points the pks simulator's `get-credentials` at
- * it, and runs the operation through the engine built by `npm run e2e:tools` (test/e2e/workspace.ts), with a
- * file backend in .pks-simulator/pulumi. Istio's charts are the stand-ins in test/e2e/charts. The control plane
- * stops when the operation ends and comes back with its state on the next run.
+ * (test/e2e/localCluster.ts; state in .pks-simulator/cluster) with the real istiod answering its webhooks, points
+ * the pks simulator's `get-credentials` at it, and runs `pulumi <operation>` in a scratch copy of the project
+ * (test/e2e/workspace.ts: the CLI, language host and providers built by `npm run e2e:tools`), with a file
+ * backend in .pks-simulator/pulumi. Istio's 1.30.3 charts come from the tool cache, through the local-chart
+ * path. The control plane stops when the operation ends and comes back with its state on the next run.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -34,7 +35,7 @@ async function main(): Promise<number> {
     try {
         writeSettings(sandbox, { kubeconfig: { server: cluster.server, token: cluster.tokens.first } });
         const stack = await meshStack({ dir: path.join(sandbox, "pulumi"), toolsBin, stackName: "local", passphrase: PASSPHRASE });
-        await stack.setAllConfig(localStackConfig(SIMULATOR_PASSWORD, cluster));
+        await stack.setAllConfig(localStackConfig(SIMULATOR_PASSWORD, cluster, toolsBin));
         const onOutput = (s: string) => process.stdout.write(s);
         switch (operation) {
             case "preview":

@@ -1,8 +1,11 @@
 /**
  * A local Kubernetes control plane for the end-to-end suite and the `local` stack, from the binaries that
- * test/e2e/tools.sh builds: etcd, kube-apiserver (loopback, token authentication, RBAC),
- * kube-controller-manager, kube-scheduler, and kwok playing one node and its kubelet (pods become Ready without
- * running anything). The harness also plays what nothing else plays here:
+ * test/e2e/tools.sh builds: etcd, kube-apiserver (loopback, token authentication, RBAC, its default admission
+ * plugins: webhooks, ValidatingAdmissionPolicy, Pod Security), kube-controller-manager, kube-scheduler, kwok
+ * playing one node and its kubelet (pods become Ready without running anything) — and the real istiod: every
+ * istiod pod scheduled on the node runs as a `pilot-discovery` process (istiodKubelet.ts), and the API server
+ * reaches its webhooks through its egress selector and a CONNECT proxy (egressProxy.ts). The harness also plays
+ * what nothing else plays here:
  *
  * - the cloud load balancer: every `type: LoadBalancer` Service gets `status.loadBalancer.ingress[0].ip` =
  *   127.0.0.1;
@@ -19,8 +22,12 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
-import * as net from "net";
+import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
+import { EgressProxy, ServiceView } from "./egressProxy";
+import { ISTIOD_POD_LABEL, IstiodKubelet } from "./istiodKubelet";
+import { freePort } from "./ports";
 
 export interface LocalClusterOptions {
     /** Directory for the cluster's state and logs. */
@@ -49,23 +56,15 @@ interface Ports {
 export const LOAD_BALANCER_IP = "127.0.0.1";
 export const NODE_NAME = "kwok-node-0";
 
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.on("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const port = (srv.address() as net.AddressInfo).port;
-            srv.close(() => resolve(port));
-        });
-    });
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class LocalCluster {
     private readonly processes: Array<{ name: string; child: ChildProcess }> = [];
     private loadBalancer?: NodeJS.Timeout;
     private productPage?: http.Server;
+    private egress?: EgressProxy;
+    /** The istiod processes (one per scheduled istiod pod). */
+    istiod?: IstiodKubelet;
     readonly server: string;
 
     private constructor(private readonly options: LocalClusterOptions, private readonly ports: Ports, readonly tokens: Tokens) {
@@ -164,6 +163,24 @@ export class LocalCluster {
         ]);
         await this.waitFor("etcd", async () => (await fetch(`http://127.0.0.1:${ports.etcdClient}/health`)).ok);
 
+        // Webhook calls (and any other API server → cluster connection) go through the egress proxy.
+        const socket = this.file("egress.sock").length < 100 ? this.file("egress.sock")
+            : path.join(os.tmpdir(), `pks-istio-mesh-egress-${crypto.createHash("sha256").update(this.options.dir).digest("hex").slice(0, 12)}.sock`);
+        this.istiod = new IstiodKubelet({
+            toolsBin: this.options.toolsBin, dir: this.file("pods"), kubeconfigPath: this.file("admin.kubeconfig"), log: this.log,
+            request: (method, urlPath, body, contentType) => this.request(method, urlPath, body, contentType),
+        });
+        this.egress = await EgressProxy.listen(socket, (ip) => this.serviceByClusterIP(ip), this.istiod);
+        fs.writeFileSync(this.file("egress-selector.yaml"), YAML.stringify({
+            apiVersion: "apiserver.k8s.io/v1beta1",
+            kind: "EgressSelectorConfiguration",
+            egressSelections: [{
+                name: "cluster",
+                // A Unix socket: kube-apiserver 1.34 panics on a TCP transport without TLS settings.
+                connection: { proxyProtocol: "HTTPConnect", transport: { uds: { udsName: socket } } },
+            }],
+        }));
+
         this.run("kube-apiserver", [
             "--etcd-servers", `http://127.0.0.1:${ports.etcdClient}`,
             "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(ports.apiserver),
@@ -172,6 +189,7 @@ export class LocalCluster {
             "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
             "--service-account-key-file", path.join(pki, "sa.pub"), "--service-account-signing-key-file", path.join(pki, "sa.key"),
             "--service-cluster-ip-range", "10.96.0.0/16",
+            "--egress-selector-config-file", this.file("egress-selector.yaml"),
         ]);
         await this.waitFor("kube-apiserver", async () => (await this.request("GET", "/readyz")).status === 200, 120_000);
 
@@ -197,7 +215,7 @@ export class LocalCluster {
             "--kubeconfig", kubeconfig, "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
             "--cidr", "10.244.0.0/24", "--node-ip", "10.0.0.10", "--node-lease-duration-seconds", "40",
             "--server-address", `127.0.0.1:${ports.kwok}`,
-            ...fs.readdirSync(path.join(this.options.toolsBin, "kwok-stages")).sort().flatMap((f) => ["-c", path.join(this.options.toolsBin, "kwok-stages", f)]),
+            ...this.kwokStages().flatMap((f) => ["-c", f]),
         ]);
         await this.waitFor("the kwok node", async () => {
             const status = (await this.json<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(`/api/v1/nodes/${NODE_NAME}`)).status;
@@ -205,9 +223,34 @@ export class LocalCluster {
         });
         await this.waitFor("the default service account", async () => (await this.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200);
 
+        this.istiod.start();
         this.loadBalancer = setInterval(() => { this.playLoadBalancer().catch(() => undefined); }, 500);
         await this.playProductPage();
         this.log(`local cluster: ready at ${this.server} in ${Math.round((Date.now() - started) / 1000)}s (state in ${this.options.dir})`);
+    }
+
+    /**
+     * kwok's stages, except that its pod-ready stage leaves istiod pods alone: their process reports readiness
+     * (istiodKubelet.ts).
+     */
+    private kwokStages(): string[] {
+        const dir = path.join(this.options.toolsBin, "kwok-stages");
+        return fs.readdirSync(dir).sort().map((f) => {
+            if (f !== "pod-ready.yaml") {
+                return path.join(dir, f);
+            }
+            const stage = YAML.parse(fs.readFileSync(path.join(dir, f), "utf8")) as { spec: { selector: { matchExpressions: unknown[] } } };
+            stage.spec.selector.matchExpressions.push({ key: `.metadata.labels.${ISTIOD_POD_LABEL.key}`, operator: "NotIn", values: [ISTIOD_POD_LABEL.value] });
+            const file = this.file("kwok-pod-ready.yaml");
+            fs.writeFileSync(file, YAML.stringify(stage));
+            return file;
+        });
+    }
+
+    /** The Service that has this cluster IP, as the egress proxy routes to it. */
+    private async serviceByClusterIP(ip: string): Promise<ServiceView | undefined> {
+        const list = await this.json<{ items: Array<{ spec: ServiceView }> }>("/api/v1/services");
+        return list.items.find((s) => s.spec.clusterIP === ip)?.spec;
     }
 
     /** Gives every LoadBalancer Service without an address the loopback address, as a cloud controller would. */
@@ -305,6 +348,7 @@ export class LocalCluster {
     /** Stops every process (newest first) and the players. */
     async stop(): Promise<void> {
         clearInterval(this.loadBalancer);
+        await this.istiod?.stop();
         await new Promise<void>((resolve) => (this.servesProductPage ? this.productPage!.close(() => resolve()) : resolve()));
         for (const { child } of this.processes.splice(0).reverse()) {
             if (child.exitCode === null && child.signalCode === null) {
@@ -314,5 +358,6 @@ export class LocalCluster {
                 child.kill("SIGKILL");
             }
         }
+        await this.egress?.close();
     }
 }

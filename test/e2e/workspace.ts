@@ -1,47 +1,83 @@
 /**
- * The real Pulumi engine for this project without an installed Pulumi: a `LocalWorkspace` over the CLI that
- * test/e2e/tools.sh builds, with the Kubernetes provider and the command stand-in as ambient plugins on PATH, a
- * file backend and a passphrase. The program runs in this process (an inline program that loads index.ts):
- * the Node.js language host is not served by the Go module proxy, and the Automation API's inline mode is how
- * the CLI runs a Node.js program without it (`pulumi up --client`).
+ * The project run the way a user runs it, without an installed Pulumi: the `pulumi` CLI that test/e2e/tools.sh
+ * builds, started in a project directory with `Pulumi.yaml`'s Node.js runtime, so that the Node.js language host
+ * (pulumi-language-nodejs, built from its upstream snapshot) compiles and runs index.ts, and the stack's own
+ * config file supplies the configuration. The providers (Kubernetes, command) are the upstream ones, as ambient
+ * plugins on PATH; the backend is a file backend with a passphrase.
  *
- * The project directory is a scratch copy of the project's root (Pulumi.yaml, plus links to index.ts,
- * components/, test/, node_modules/, package.json and tsconfig.json): the command provider runs pksctl from it,
- * and the stack file Pulumi writes (salt, secrets, overrides) stays out of the clone.
+ * The project directory is a scratch copy of the project root: Pulumi.yaml and Pulumi.<stack>.yaml copied (the
+ * stack file then receives the salt, the secrets and any test overrides, and the clone's stays as committed), and
+ * links to index.ts, components/, test/, node_modules/, package.json and tsconfig.json. The command provider
+ * runs pksctl from it, as from a user's checkout.
+ *
+ * `LocalWorkspace` here is only a driver of that CLI (`pulumi up --stack …` in the directory), with no inline
+ * program.
  */
-import { ConfigMap, LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+import { ConfigMap, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { ROOT, stackConfig } from "../stacks";
+import * as YAML from "yaml";
+import { ROOT } from "../stacks";
 import { LocalCluster } from "./localCluster";
 
 export interface MeshWorkspaceOptions {
     /** Holds project/ (the scratch project), state/ (the file backend) and home/ (PULUMI_HOME). */
     dir: string;
-    /** The tools directory (pulumi and the provider plugins). */
+    /** The tools directory (pulumi, the language host and the provider plugins). */
     toolsBin: string;
     stackName: string;
     passphrase: string;
     /** More environment for the engine and the providers it starts (e.g. PKS_SIM_STATE). */
     env?: Record<string, string>;
-    /** The program to run instead of index.ts. */
-    program?: PulumiFn;
+    /**
+     * A program of its own for the scratch project instead of the project's (index.ts source text); used to
+     * show what the project's settings refuse.
+     */
+    programSource?: string;
 }
 
-const LINKED = ["index.ts", "components", "test", "node_modules", "package.json", "tsconfig.json"];
+const LINKED = ["components", "test", "node_modules", "package.json", "tsconfig.json"];
 
-/** index.ts, loaded afresh for every operation (modules run once per process otherwise). */
-async function meshProgram(): Promise<Record<string, unknown>> {
-    const index = require.resolve(path.join(ROOT, "index.ts"));
-    delete require.cache[index];
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(index) as Record<string, unknown>;
+/** The scratch project directory of a workspace. */
+export function projectDir(options: Pick<MeshWorkspaceOptions, "dir">): string {
+    return path.join(options.dir, "project");
+}
+
+/** The environment every `pulumi` command of the workspace runs with. */
+export function workspaceEnv(options: MeshWorkspaceOptions): Record<string, string> {
+    return {
+        PATH: `${options.toolsBin}${path.delimiter}${process.env.PATH ?? ""}`,
+        PULUMI_HOME: path.join(options.dir, "home"),
+        PULUMI_BACKEND_URL: `file://${path.join(options.dir, "state")}`,
+        PULUMI_CONFIG_PASSPHRASE: options.passphrase,
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        ...options.env,
+    };
+}
+
+/**
+ * Writes the scratch stack file: the committed Pulumi.<stack>.yaml's configuration, keeping what Pulumi stored in
+ * the scratch copy before (salt, secrets) so that a later run continues the same stack.
+ */
+function copyStackFile(project: string, stackName: string): void {
+    const committed = path.join(ROOT, `Pulumi.${stackName}.yaml`);
+    const scratch = path.join(project, `Pulumi.${stackName}.yaml`);
+    if (!fs.existsSync(committed)) {
+        return;
+    }
+    const previous = fs.existsSync(scratch) ? (YAML.parse(fs.readFileSync(scratch, "utf8")) as Record<string, unknown> | null) ?? {} : {};
+    const doc = YAML.parse(fs.readFileSync(committed, "utf8")) as Record<string, unknown>;
+    const previousConfig = (previous.config ?? {}) as Record<string, unknown>;
+    const secrets = Object.fromEntries(Object.entries(previousConfig).filter(([, v]) => typeof v === "object" && v !== null && "secure" in v));
+    const merged = { ...previous, ...doc, config: { ...(doc.config as Record<string, unknown>), ...secrets } };
+    fs.writeFileSync(scratch, YAML.stringify(merged));
 }
 
 /** Creates or selects the stack in the scratch project. */
 export async function meshStack(options: MeshWorkspaceOptions): Promise<Stack> {
-    const project = path.join(options.dir, "project");
+    const project = projectDir(options);
     fs.mkdirSync(project, { recursive: true });
     for (const name of LINKED) {
         const link = path.join(project, name);
@@ -50,22 +86,36 @@ export async function meshStack(options: MeshWorkspaceOptions): Promise<Stack> {
         }
     }
     fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
+    if (options.programSource !== undefined) {
+        fs.writeFileSync(path.join(project, "index.ts"), options.programSource);
+    } else {
+        if (!fs.existsSync(path.join(project, "index.ts"))) {
+            fs.symlinkSync(path.join(ROOT, "index.ts"), path.join(project, "index.ts"));
+        }
+        copyStackFile(project, options.stackName);
+    }
     fs.mkdirSync(path.join(options.dir, "state"), { recursive: true });
     const pulumiCommand = await PulumiCommand.get({ root: path.dirname(options.toolsBin) });
-    const program = options.program ?? meshProgram;
-    return LocalWorkspace.createOrSelectStack({ stackName: options.stackName, projectName: "pks-istio-mesh", program }, {
+    return LocalWorkspace.createOrSelectStack({ stackName: options.stackName, workDir: project }, {
         workDir: project,
         pulumiCommand,
-        envVars: {
-            PATH: `${options.toolsBin}${path.delimiter}${process.env.PATH ?? ""}`,
-            PULUMI_HOME: path.join(options.dir, "home"),
-            PULUMI_BACKEND_URL: `file://${path.join(options.dir, "state")}`,
-            PULUMI_CONFIG_PASSPHRASE: options.passphrase,
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-            ...options.env,
-        },
+        envVars: workspaceEnv(options),
     });
+}
+
+/** The pinned tool versions (test/e2e/tools/versions.env), e.g. ISTIO_VERSION. */
+export function toolVersions(): Record<string, string> {
+    const text = fs.readFileSync(path.join(ROOT, "test", "e2e", "tools", "versions.env"), "utf8");
+    return Object.fromEntries([...text.matchAll(/^([A-Z0-9_]+)=([^\n"]*)$/gm)].map((m) => [m[1], m[2]]));
+}
+
+/** Fails with what to run when a tool the suite needs is missing. */
+export function requireTools(bin: string, tools: string[]): void {
+    for (const tool of tools) {
+        if (!fs.existsSync(path.join(bin, tool))) {
+            throw new Error(`${tool} is missing in ${bin}: run \`npm run e2e:tools\` first`);
+        }
+    }
 }
 
 /** The tools directory that test/e2e/tools.sh fills (the same path it prints). */
@@ -74,14 +124,14 @@ export function toolsBin(): string {
 }
 
 /**
- * The committed `local` stack's configuration for a run against a LocalCluster: the simulator's password as a
- * secret, the stand-in Istio charts, and no product page check when the harness cannot answer for the page.
+ * What a run against a LocalCluster sets on top of the committed `local` stack file: the simulator's password
+ * as a secret, Istio's 1.30.3 charts from the tool cache (the local-chart path air-gapped sites use), and no
+ * product page check when the harness cannot answer for the page.
  */
-export function localStackConfig(password: string, cluster: LocalCluster, extra: ConfigMap = {}): ConfigMap {
+export function localStackConfig(password: string, cluster: LocalCluster, bin: string, extra: ConfigMap = {}): ConfigMap {
     return {
-        ...Object.fromEntries(Object.entries(stackConfig("local")).map(([k, value]) => [k, { value }])),
         "pks-istio-mesh:pksPassword": { value: password, secret: true },
-        "pks-istio-mesh:istioChartRepository": { value: path.join(ROOT, "test", "e2e", "charts") },
+        "pks-istio-mesh:istioChartRepository": { value: path.join(bin, "istio-charts") },
         ...(cluster.servesProductPage ? {} : { "pks-istio-mesh:verifyProductPage": { value: "false" } }),
         ...extra,
     };

@@ -10,7 +10,7 @@ import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { GATEWAY_RELEASE_NAME, IstioIngressGateway } from "../../components/istio/ingressGateway";
 import { MeshMtls } from "../../components/istio/meshMtls";
 import { LB_ADDRESS, Recorder, Registered, dependenciesOf, mocks, unwrap, useMocks } from "../harness";
-import { isManifest, validateManifest } from "../validate";
+import { isManifest, validateManifests } from "../validate";
 
 const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
 const RELEASE = "kubernetes:helm.sh/v3:Release";
@@ -27,8 +27,8 @@ async function mesh(recorder: Recorder, controlPlane: Partial<ConstructorParamet
     const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
     const base = new IstioBase("istio", { provider, charts, defaultRevision: controlPlane.revision }, recorder.opts());
     const cp = new IstioControlPlane("istio", { provider, charts, base, ...controlPlane }, recorder.opts());
-    const gateway = new IstioIngressGateway("istio", { provider, charts, controlPlane: cp, serviceType }, recorder.opts());
-    const mtls = new MeshMtls("mesh", { provider, base }, recorder.opts());
+    const gateway = new IstioIngressGateway("istio", { provider, charts, injection: cp.injection, serviceType }, recorder.opts());
+    const mtls = new MeshMtls("mesh", { provider, controlPlane: cp }, recorder.opts());
     await recorder.settle();
     return { provider, base, cp, gateway, mtls, providerRef: `${await unwrap(provider.urn)}::${await unwrap(provider.id)}` };
 }
@@ -81,23 +81,29 @@ describe("Istio components", () => {
         const istiod = mocks.find(RELEASE, "istio-istiod");
         expect(istiod.inputs.name).to.equal("istiod-canary");
         expect(istiod.inputs.values).to.deep.equal({
-            replicaCount: 2, autoscaleMin: 2, autoscaleMax: 5, revision: "canary",
+            autoscaleEnabled: true, autoscaleMin: 2, autoscaleMax: 5, revision: "canary",
             global: { hub: "harbor.example.com/istio" }, resources: { requests: { cpu: "1", memory: "2Gi" } },
         });
-        // The istiod chart creates its PodDisruptionBudget only with more than one replica (autoscaleMin > 1).
+        // The istiod chart leaves the replica count to its autoscaler (HPA autoscaleMin..autoscaleMax) and creates
+        // its PodDisruptionBudget only when autoscaleMin > 1.
         expect((istiod.inputs.values as { autoscaleMin: number }).autoscaleMin).to.be.greaterThan(1);
         expect(mocks.find(RELEASE, "istio-istio-base").inputs.values).to.deep.equal({ defaultRevision: "canary" });
         expect((mocks.find(RELEASE, "istio-gateway").inputs.values as { revision: string }).revision).to.equal("canary");
     });
 
-    it("labels injection for the default revision and for a named one", async () => {
+    it("labels injection for the default revision and for a named one, and names its control plane for workloads", async () => {
         const { cp } = await mesh(new Recorder());
-        expect(cp.namespaceInjectionLabels).to.deep.equal({ "istio-injection": "enabled" });
-        expect(cp.podInjectionLabels).to.deep.equal({ "sidecar.istio.io/inject": "true" });
+        expect(cp.injection).to.deep.include({
+            selector: undefined, namespaceLabels: { "istio-injection": "enabled" }, podLabels: { "sidecar.istio.io/inject": "true" },
+            workloadAnnotations: { "pks-istio-mesh/control-plane": "istiod@1.30.3" },
+        });
+        expect(cp.injection.readyBefore).to.deep.equal([cp.release]);
         mocks.reset();
         const { cp: canary } = await mesh(new Recorder(), { revision: "canary" });
-        expect(canary.namespaceInjectionLabels).to.deep.equal({ "istio.io/rev": "canary" });
-        expect(canary.podInjectionLabels).to.deep.equal({ "istio.io/rev": "canary" });
+        expect(canary.injection).to.deep.include({
+            selector: "canary", namespaceLabels: { "istio.io/rev": "canary" }, podLabels: { "istio.io/rev": "canary" },
+            workloadAnnotations: { "pks-istio-mesh/control-plane": "istiod-canary@1.30.3" },
+        });
     });
 
     it("exposes a gateway whose pod labels and HTTP port are what the chart really renders", async () => {
@@ -137,17 +143,18 @@ describe("Istio components", () => {
 
     it("enforces mesh-wide mutual TLS with the default PeerAuthentication in the root namespace", async () => {
         const recorder = new Recorder();
-        const { base } = await mesh(recorder);
+        const { cp } = await mesh(recorder);
         const pa = mocks.find("kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-default");
         expect(pa.inputs).to.deep.equal({
             apiVersion: "security.istio.io/v1", kind: "PeerAuthentication",
             metadata: { name: "default", namespace: "istio-system" }, spec: { mtls: { mode: "STRICT" } },
         });
-        expect(recorder.explicitDependencies("kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-default")).to.deep.equal([base.release]);
+        // istiod's validation webhook, not only the CRDs, must be there first.
+        expect(recorder.explicitDependencies("kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-default")).to.deep.equal([cp.release]);
 
         mocks.reset();
         const provider = new k8s.Provider("k8s2", { kubeconfig: "{}" });
-        new MeshMtls("permissive", { provider, base, mode: "PERMISSIVE" });
+        new MeshMtls("permissive", { provider, controlPlane: cp, mode: "PERMISSIVE" });
         await new Recorder().settle();
         await new Promise((resolve) => setTimeout(resolve, 50));
         expect((mocks.find("kubernetes:security.istio.io/v1:PeerAuthentication", "permissive-default").inputs.spec as { mtls: { mode: string } }).mtls.mode).to.equal("PERMISSIVE");
@@ -159,6 +166,6 @@ describe("Istio components", () => {
         expect(manifests.map((m) => m.type).sort()).to.deep.equal([
             "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Namespace", "kubernetes:security.istio.io/v1:PeerAuthentication",
         ]);
-        manifests.forEach(validateManifest);
+        validateManifests(manifests);
     });
 });

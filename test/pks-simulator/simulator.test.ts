@@ -1,6 +1,7 @@
 /**
  * The PKS simulator itself, driven like a user drives the CLI: the behaviours pksctl does not exercise (prompts,
- * text output, kubeconfig merging, the error texts the reference documents).
+ * text output, kubeconfig merging, the error texts the reference documents), its virtual clock and its fault
+ * injection.
  */
 import { expect } from "chai";
 import { spawn } from "child_process";
@@ -8,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { snapshot, writeSettings } from "./state";
+import { advanceClock, processes, snapshot, writeSettings } from "./state";
 
 const BIN = path.resolve(__dirname, "bin");
 
@@ -39,7 +40,7 @@ describe("the pks simulator", function () {
     beforeEach(async () => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "pks-sim-"));
         env = { PATH: process.env.PATH, HOME: path.join(dir, "home"), PKS_SIM_STATE: path.join(dir, "state"), PKS_HOME: path.join(dir, "pks-home") };
-        writeSettings(env.PKS_SIM_STATE!, { durations: { create: 1, update: 1, delete: 1 } });
+        writeSettings(env.PKS_SIM_STATE!, { durations: { create: 1, update: 1, delete: 1 }, clock: { mode: "virtual", stepSeconds: 0.5 } });
         expect((await pks(["login", "-a", "api.pks.local", "-u", "admin", "-k"], "admin-password\n")).code).to.equal(0);
     });
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -73,7 +74,7 @@ describe("the pks simulator", function () {
         expect(json).to.include({ name: "c2", plan_name: "large", last_action: "CREATE", last_action_state: "in progress", last_action_description: "Creating cluster" });
         expect(json.kubernetes_master_ips).to.deep.equal(["In Progress"]);
         expect(json.parameters).to.include({ kubernetes_master_host: "c2.example.com", kubernetes_master_port: 8443, kubernetes_worker_instances: 3 });
-        await new Promise((resolve) => setTimeout(resolve, 1200));
+        await advanceClock(env.PKS_SIM_STATE!, 1);
         const text = await pks(["cluster", "c2"]);
         expect(text.stdout).to.match(/^Name: +c2\nPlan Name: +large\nUUID: +[0-9a-f-]{36}\nLast Action: +CREATE\nLast Action State: +succeeded\nLast Action Description: +Instance provisioning completed\n/);
         const list = JSON.parse((await pks(["clusters", "--json"])).stdout) as unknown[];
@@ -111,6 +112,19 @@ describe("the pks simulator", function () {
         expect(merged.clusters.find((c) => c.name === "c3")?.cluster.server).to.equal("https://c3.example.com:8443");
     });
 
+    it("asks for the password again in get-credentials when OIDC is on, taking it from either documented variable", async () => {
+        await pks(["create-cluster", "c7", "-e", "c7", "-p", "small", "--wait"]);
+        writeSettings(env.PKS_SIM_STATE!, { oidc: true });
+        const asked = await pks(["get-credentials", "c7"]);
+        expect(asked.stdout).to.equal("Password: ");
+        expect(asked.code).to.equal(1);
+        env.PKS_USER_PASSWORD = "admin-password";
+        expect((await pks(["get-credentials", "c7"])).code).to.equal(0);
+        delete env.PKS_USER_PASSWORD;
+        env.TKGI_USER_PASSWORD = "wrong";
+        expect((await pks(["get-credentials", "c7"])).stderr).to.equal("Error: Credentials were rejected, please try again.\n");
+    });
+
     it("refuses a network profile change that conflicts with the cluster's, like PKS", async () => {
         for (const [name, parameters] of [["np1", { lb_size: "small" }], ["np2", { lb_size: "medium" }]] as const) {
             fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ name, parameters }));
@@ -128,5 +142,50 @@ describe("the pks simulator", function () {
         fs.writeFileSync(path.join(dir, "np.json"), JSON.stringify({ name: "np", parameters: {} }));
         const denied = await pks(["create-network-profile", path.join(dir, "np.json")], "", "tkgi");
         expect(denied.stderr).to.equal("Error: You do not have enough privileges to perform this action. Please contact the TKGI administrator.\n");
+    });
+
+    it("runs on a virtual clock that only CLI calls and the tests move", async () => {
+        writeSettings(env.PKS_SIM_STATE!, { durations: { create: 600, update: 1, delete: 1 }, clock: { mode: "virtual", stepSeconds: 1 } });
+        await pks(["create-cluster", "c5", "-e", "c5", "-p", "small"]);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect((await snapshot(env.PKS_SIM_STATE!)).clusters.c5.last_action_state, "wall time does not count").to.equal("in progress");
+        await advanceClock(env.PKS_SIM_STATE!, 599);
+        expect((await snapshot(env.PKS_SIM_STATE!)).clusters.c5.last_action_state).to.equal("in progress");
+        const json = JSON.parse((await pks(["cluster", "c5", "--json"])).stdout) as { last_action_state: string };
+        expect(json.last_action_state, "the call is the last second of the ten minutes").to.equal("succeeded");
+        // Sessions expire on the same clock.
+        writeSettings(env.PKS_SIM_STATE!, { accessTokenTtlSeconds: 600, refreshTokenTtlSeconds: 600 });
+        expect((await pks(["login", "-a", "api.pks.local", "-u", "admin", "-k"], "admin-password\n")).code).to.equal(0);
+        await advanceClock(env.PKS_SIM_STATE!, 600);
+        expect((await pks(["clusters"])).stderr).to.equal("Error: You are not currently authenticated. Please log in to continue\n");
+    });
+
+    it("injects faults per subcommand: failures, malformed output, failures after the side effect, hangs", async () => {
+        writeSettings(env.PKS_SIM_STATE!, {
+            faults: [
+                { command: "clusters", kind: "fail", times: 2, message: "Error: 503 Service Unavailable" },
+                { command: "cluster", name: "c6", after: 1, kind: "output", stdout: "<html><title>502 Bad Gateway</title></html>\n" },
+                { command: "create-cluster", kind: "fail-after-effect", message: "Error: 504 Gateway Time-out" },
+                { command: "plans", kind: "hang" },
+            ],
+        });
+        for (const expected of ["Error: 503 Service Unavailable\n", "Error: 503 Service Unavailable\n", ""]) {
+            const list = await pks(["clusters", "--json"]);
+            expect(list.stderr).to.equal(expected);
+            expect(list.code).to.equal(expected === "" ? 0 : 1);
+        }
+        const created = await pks(["create-cluster", "c6", "-e", "c6", "-p", "small", "--json"]);
+        expect(created).to.include({ code: 1, stdout: "", stderr: "Error: 504 Gateway Time-out\n" });
+        expect(Object.keys((await snapshot(env.PKS_SIM_STATE!)).clusters), "the create went through").to.deep.equal(["c6"]);
+        expect((await pks(["cluster", "c6", "--json"])).code, "the first read is spared").to.equal(0);
+        expect(await pks(["cluster", "c6", "--json"])).to.include({ code: 0, stdout: "<html><title>502 Bad Gateway</title></html>\n" });
+        expect((await pks(["cluster", "c6", "--json"])).stdout).to.include('"name": "c6"');
+
+        const hung = spawn(path.join(BIN, "pks"), ["plans"], { env });
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        expect(hung.exitCode, "a hung call never answers").to.equal(null);
+        hung.kill("SIGTERM");
+        await new Promise((resolve) => hung.on("close", resolve));
+        expect(processes(env.PKS_SIM_STATE!).map((p) => p.argv[0])).to.include("plans");
     });
 });

@@ -8,15 +8,15 @@
  *
  * Login sessions live in `$PKS_HOME/creds.yml` (default `~/.pks/creds.yml`); the "server" lives in the state
  * directory described in ./state.ts. Errors go to stderr as `Error: …` with exit status 1, like cobra CLIs.
+ * Durations and token lifetimes run on the state's clock (wall or virtual), and tests can inject faults per
+ * subcommand (failures, hangs, malformed output, failures after the side effect): see SimFault.
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as YAML from "yaml";
-import {
-    SimCluster, SimNetworkProfile, SimPlan, SimPrincipal, SimSettings, SimState, readSettings, stateDir, withState,
-} from "./state";
+import { takeFault, underFault } from "./faults";
+import { SimCluster, SimNetworkProfile, SimPlan, SimPrincipal, SimSettings, SimState, stateDir, withState } from "./state";
 
 class CliError extends Error {}
 
@@ -124,6 +124,11 @@ interface Session {
     skip_ssl_validation?: boolean;
 }
 
+/** creds.yml's text: JSON, which is YAML too (and spares every call loading a YAML parser). */
+function credsText(session: Session): string {
+    return `${JSON.stringify(session, null, 2)}\n`;
+}
+
 function credsFile(): string {
     const home = process.env.PKS_HOME ?? path.join(os.homedir(), ".pks");
     return path.join(home, "creds.yml");
@@ -138,22 +143,21 @@ function principalOf(settings: SimSettings, session: Pick<Session, "kind" | "pri
 }
 
 /** The current session, refreshed like the real CLI does while the refresh token is valid. */
-function requireSession(settings: SimSettings): Session {
+function requireSession(settings: SimSettings, now: number): Session {
     const notAuthenticated = new CliError("You are not currently authenticated. Please log in to continue");
     let session: Session;
     try {
-        session = YAML.parse(fs.readFileSync(credsFile(), "utf8")) as Session;
+        session = JSON.parse(fs.readFileSync(credsFile(), "utf8")) as Session;
     } catch {
         throw notAuthenticated;
     }
-    const now = Date.now();
     if (!session || !principalOf(settings, session) || now >= session.refresh_token_expires_at) {
         throw notAuthenticated;
     }
     if (now >= session.access_token_expires_at) {
         session.access_token = randomToken();
         session.access_token_expires_at = now + settings.accessTokenTtlSeconds * 1000;
-        fs.writeFileSync(credsFile(), YAML.stringify(session), { mode: 0o600 });
+        fs.writeFileSync(credsFile(), credsText(session), { mode: 0o600 });
     }
     return session;
 }
@@ -165,7 +169,7 @@ function requireAdmin(settings: SimSettings, session: Session): void {
     }
 }
 
-function login(args: string[], settings: SimSettings): void {
+async function login(args: string[], dir: string): Promise<void> {
     const parsed = parseArgs(args, [
         flag("api", true, "a"), flag("username", true, "u"), flag("password", true, "p"),
         flag("skip-ssl-validation", false, "k"), flag("skip-ssl-verification", false), flag("ca-cert", true),
@@ -199,19 +203,20 @@ function login(args: string[], settings: SimSettings): void {
     if (!clientName) {
         process.stdout.write("\n");
     }
-    const known = principalOf(settings, { kind, principal });
-    if (!known || known.secret !== secret) {
-        throw new CliError("Credentials were rejected, please try again.");
-    }
-    const now = Date.now();
-    const session: Session = {
-        api, principal, kind,
-        access_token: randomToken(), access_token_expires_at: now + settings.accessTokenTtlSeconds * 1000,
-        refresh_token: randomToken(), refresh_token_expires_at: now + settings.refreshTokenTtlSeconds * 1000,
-        ...(caCert ? { ca_cert: fs.readFileSync(caCert, "utf8") } : { skip_ssl_validation: true }),
-    };
+    const session = await withState(dir, (_state, settings, now): Session => {
+        const known = principalOf(settings, { kind, principal });
+        if (!known || known.secret !== secret) {
+            throw new CliError("Credentials were rejected, please try again.");
+        }
+        return {
+            api, principal, kind,
+            access_token: randomToken(), access_token_expires_at: now + settings.accessTokenTtlSeconds * 1000,
+            refresh_token: randomToken(), refresh_token_expires_at: now + settings.refreshTokenTtlSeconds * 1000,
+            ...(caCert ? { ca_cert: fs.readFileSync(caCert, "utf8") } : { skip_ssl_validation: true }),
+        };
+    });
     fs.mkdirSync(path.dirname(credsFile()), { recursive: true });
-    fs.writeFileSync(credsFile(), YAML.stringify(session), { mode: 0o600 });
+    fs.writeFileSync(credsFile(), credsText(session), { mode: 0o600 });
     process.stdout.write(`\nAPI Endpoint: ${api}\nUser: ${principal}\nLogin successful.\n\n`);
 }
 
@@ -317,8 +322,7 @@ function requireCluster(state: SimState, name: string): SimCluster {
     return cluster;
 }
 
-function startAction(c: SimCluster, action: SimCluster["last_action"], settings: SimSettings, failure?: string): void {
-    const now = Date.now();
+function startAction(c: SimCluster, action: SimCluster["last_action"], settings: SimSettings, now: number, failure?: string): void {
     const seconds = action === "CREATE" ? settings.durations.create
         : action === "UPDATE" ? settings.durations.update : settings.durations.delete;
     c.last_action = action;
@@ -337,7 +341,8 @@ function startAction(c: SimCluster, action: SimCluster["last_action"], settings:
 /** Blocks until the cluster's current action ends (`--wait`); fails like the CLI does when it fails. */
 async function waitForCluster(dir: string, name: string): Promise<SimCluster | undefined> {
     for (;;) {
-        const cluster = await withState(dir, (state) => state.clusters[name]);
+        // On the virtual clock each poll is a step of time.
+        const { cluster, virtual } = await withState(dir, (state, settings) => ({ cluster: state.clusters[name], virtual: settings.clock.mode === "virtual" }), { tick: true });
         if (!cluster) {
             return undefined;
         }
@@ -347,7 +352,7 @@ async function waitForCluster(dir: string, name: string): Promise<SimCluster | u
         if (cluster.last_action_state === "succeeded") {
             return cluster;
         }
-        await new Promise((resolve) => setTimeout(resolve, 250));
+        await new Promise((resolve) => setTimeout(resolve, virtual ? 10 : 250));
     }
 }
 
@@ -372,8 +377,8 @@ async function createCluster(args: string[], dir: string): Promise<void> {
     if (!planName) {
         throw new CliError("required flag(s) \"plan\" not set");
     }
-    const created = await withState(dir, (state, settings) => {
-        requireSession(settings);
+    const created = await withState(dir, (state, settings, now) => {
+        requireSession(settings, now);
         if (name.length > 63 || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
             throw new CliError(`Invalid cluster name ${name}: use letters, digits, '-', '_' or '.', at most 63 characters`);
         }
@@ -398,7 +403,7 @@ async function createCluster(args: string[], dir: string): Promise<void> {
             action_started_at: 0, action_ends_at: 0,
         };
         const failure = settings.failCreate[name];
-        startAction(cluster, "CREATE", settings, failure);
+        startAction(cluster, "CREATE", settings, now, failure);
         state.clusters[name] = cluster;
         return cluster;
     });
@@ -431,8 +436,8 @@ async function updateCluster(args: string[], dir: string, command: "update-clust
         throw new CliError("at least one update flag is required (--num-nodes, --network-profile, --tags, ...)");
     }
     // Validate, ask (outside the state lock), then apply with the same checks.
-    const apply = (dryRun: boolean) => withState(dir, (state, settings) => {
-        requireSession(settings);
+    const apply = (dryRun: boolean) => withState(dir, (state, settings, now) => {
+        requireSession(settings, now);
         const cluster = requireCluster(state, name);
         if (cluster.last_action_state === "in progress") {
             throw new CliError(`Cluster ${name} has an operation in progress: ${cluster.last_action} ${cluster.last_action_description}`);
@@ -451,7 +456,7 @@ async function updateCluster(args: string[], dir: string, command: "update-clust
         cluster.worker_instances = nodes;
         cluster.network_profile_name = profileFlag ?? cluster.network_profile_name;
         cluster.tags = tags;
-        startAction(cluster, "UPDATE", settings, settings.failUpdate[name]);
+        startAction(cluster, "UPDATE", settings, now, settings.failUpdate[name]);
         return nodes;
     });
     const nodes = await apply(true);
@@ -502,8 +507,8 @@ async function deleteCluster(args: string[], dir: string): Promise<void> {
     if (!name) {
         throw new CliError("accepts 1 arg(s), received 0");
     }
-    const apply = (dryRun: boolean) => withState(dir, (state, settings) => {
-        requireSession(settings);
+    const apply = (dryRun: boolean) => withState(dir, (state, settings, now) => {
+        requireSession(settings, now);
         const cluster = requireCluster(state, name);
         if (cluster.last_action === "DELETE" && cluster.last_action_state === "in progress") {
             return;
@@ -512,7 +517,7 @@ async function deleteCluster(args: string[], dir: string): Promise<void> {
             throw new CliError(`Cluster ${name} has an operation in progress: ${cluster.last_action} ${cluster.last_action_description}`);
         }
         if (!dryRun) {
-            startAction(cluster, "DELETE", settings);
+            startAction(cluster, "DELETE", settings, now);
         }
     });
     await apply(true);
@@ -533,15 +538,24 @@ async function getCredentials(args: string[], dir: string): Promise<void> {
     if (!name) {
         throw new CliError("accepts 1 arg(s), received 0");
     }
-    const { cluster, settings, session } = await withState(dir, (state, settings) => {
-        const session = requireSession(settings);
+    const { cluster, settings, session } = await withState(dir, (state, settings, now) => {
+        const session = requireSession(settings, now);
         return { cluster: requireCluster(state, name), settings, session };
     });
     if (cluster.last_action === "CREATE" && cluster.last_action_state !== "succeeded") {
         throw new CliError(`Cluster ${name} is not ready: ${cluster.last_action} ${cluster.last_action_state}`);
     }
+    if (settings.oidc && session.kind === "user") {
+        // With OIDC the CLI needs the password again: from the environment (both names are documented) or its prompt.
+        const password = process.env.PKS_USER_PASSWORD ?? process.env.TKGI_USER_PASSWORD ?? prompt("Password: ");
+        if (password !== principalOf(settings, session)?.secret) {
+            throw new CliError("Credentials were rejected, please try again.");
+        }
+    }
     process.stdout.write(`\nFetching credentials for cluster ${name}.\n`);
     const file = (process.env.KUBECONFIG ?? path.join(os.homedir(), ".kube", "config")).split(path.delimiter)[0];
+    // Only get-credentials needs a YAML parser: loaded here, not at every start.
+    const YAML = await import("yaml");
     const existing = fs.existsSync(file) ? (YAML.parse(fs.readFileSync(file, "utf8")) ?? {}) : {};
     const config = {
         apiVersion: "v1", kind: "Config", preferences: {},
@@ -604,8 +618,8 @@ async function createNetworkProfile(args: string[], dir: string): Promise<void> 
         throw new CliError(`could not read network profile file ${file}: ${(e as Error).message}`);
     }
     const profile = validateProfileDocument(doc);
-    await withState(dir, (state, settings) => {
-        requireAdmin(settings, requireSession(settings));
+    await withState(dir, (state, settings, now) => {
+        requireAdmin(settings, requireSession(settings, now));
         if (state.profiles[profile.name]) {
             throw new CliError(`Network profile ${profile.name} already exists`);
         }
@@ -620,8 +634,8 @@ async function deleteNetworkProfile(args: string[], dir: string): Promise<void> 
     if (!name) {
         throw new CliError("accepts 1 arg(s), received 0");
     }
-    const apply = (dryRun: boolean) => withState(dir, (state, settings) => {
-        requireAdmin(settings, requireSession(settings));
+    const apply = (dryRun: boolean) => withState(dir, (state, settings, now) => {
+        requireAdmin(settings, requireSession(settings, now));
         requireProfile(state, name);
         const users = Object.values(state.clusters).filter((c) => c.network_profile_name === name).map((c) => c.name);
         if (users.length > 0) {
@@ -651,8 +665,8 @@ async function readOnly(args: string[], dir: string, command: string): Promise<v
         throw new CliError("accepts 1 arg(s), received 0");
     }
     const json = parsed.flags.has("json");
-    await withState(dir, (state, settings) => {
-        requireSession(settings);
+    await withState(dir, (state, settings, now) => {
+        requireSession(settings, now);
         switch (command) {
             case "plans":
                 return print(json, settings.plans.map(({ max_worker_instances: _max, ...p }) => p),
@@ -679,54 +693,51 @@ async function readOnly(args: string[], dir: string, command: string): Promise<v
     });
 }
 
+async function run(command: string | undefined, args: string[], dir: string): Promise<void> {
+    switch (command) {
+        case "login":
+            return login(args, dir);
+        case "logout":
+            return logout();
+        case "plans":
+        case "clusters":
+        case "cluster":
+        case "network-profiles":
+        case "network-profile":
+            return readOnly(args, dir, command);
+        case "create-cluster":
+            return createCluster(args, dir);
+        case "update-cluster":
+        case "resize":
+            return updateCluster(args, dir, command);
+        case "delete-cluster":
+            return deleteCluster(args, dir);
+        case "get-credentials":
+            return getCredentials(args, dir);
+        case "create-network-profile":
+            return createNetworkProfile(args, dir);
+        case "delete-network-profile":
+            return deleteNetworkProfile(args, dir);
+        case "--version":
+        case "version":
+            process.stdout.write(`${cliName().toUpperCase()} CLI version: 1.19.2-build.10 (simulator)\n`);
+            return;
+        default:
+            throw new CliError(command === undefined ? "a command is required" : `unknown command "${command}" for "${cliName()}"`);
+    }
+}
+
 async function main(argv: string[]): Promise<number> {
     const [command, ...args] = argv;
     const dir = stateDir();
-    // Every invocation's arguments, so tests can prove that no secret was ever passed as one.
+    // Every invocation's arguments, so tests can prove that no secret was ever passed as one, and its process id,
+    // so they can prove that no CLI process outlived its caller.
     fs.mkdirSync(dir, { recursive: true });
     fs.appendFileSync(path.join(dir, "argv.log"), `${JSON.stringify(argv)}\n`);
+    fs.appendFileSync(path.join(dir, "processes.log"), `${JSON.stringify({ pid: process.pid, argv })}\n`);
+    const fault = await takeFault(dir, command, args);
     try {
-        switch (command) {
-            case "login":
-                login(args, readSettings(dir));
-                break;
-            case "logout":
-                logout();
-                break;
-            case "plans":
-            case "clusters":
-            case "cluster":
-            case "network-profiles":
-            case "network-profile":
-                await readOnly(args, dir, command);
-                break;
-            case "create-cluster":
-                await createCluster(args, dir);
-                break;
-            case "update-cluster":
-            case "resize":
-                await updateCluster(args, dir, command);
-                break;
-            case "delete-cluster":
-                await deleteCluster(args, dir);
-                break;
-            case "get-credentials":
-                await getCredentials(args, dir);
-                break;
-            case "create-network-profile":
-                await createNetworkProfile(args, dir);
-                break;
-            case "delete-network-profile":
-                await deleteNetworkProfile(args, dir);
-                break;
-            case "--version":
-            case "version":
-                process.stdout.write(`${cliName().toUpperCase()} CLI version: 1.19.2-build.10 (simulator)\n`);
-                break;
-            default:
-                throw new CliError(command === undefined ? "a command is required" : `unknown command "${command}" for "${cliName()}"`);
-        }
-        return 0;
+        return await underFault(fault, () => run(command, args, dir));
     } catch (e) {
         if (e instanceof CliError) {
             process.stderr.write(`Error: ${e.message}\n`);

@@ -4,9 +4,14 @@
  * injection, the kubeconfig `get-credentials` hands out).
  *
  * The state lives in one directory, `$PKS_SIM_STATE` (default `.pks-simulator/` at the project root), as two JSON
- * files: `settings.json` (knobs, written by tests or by hand) and `state.json` (objects, written by the CLI), and
- * `argv.log`, the arguments of every invocation (one JSON array per line).
+ * files: `settings.json` (knobs, written by tests or by hand) and `state.json` (objects, written by the CLI), plus
+ * `argv.log`, the arguments of every invocation (one JSON array per line), and `processes.log`, the process id
+ * of every invocation (so tests can prove that no CLI process outlived its caller).
  * Every CLI invocation takes a lock on the directory, so parallel `pks` processes see consistent state.
+ *
+ * Time: by default the simulator runs on the wall clock (operations take `durations` real seconds). With
+ * `clock: { mode: "virtual" }` it runs on a clock kept in the state: every CLI invocation advances it by
+ * `stepSeconds`, and a test can move it on with `advanceClock`, so that long operations cost no real time.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -39,6 +44,41 @@ export interface SimKubeconfigSettings {
     certificateAuthorityData?: string;
 }
 
+/** Which clock the simulator's durations and token lifetimes run on. */
+export interface SimClock {
+    /** `wall`: real time. `virtual`: a clock in the state that only CLI invocations and `advanceClock` move. */
+    mode: "wall" | "virtual";
+    /** Virtual mode: seconds each CLI invocation (and each poll of a `--wait`) advances the clock. Default 1. */
+    stepSeconds?: number;
+}
+
+/**
+ * An injected fault: what `times` invocations of `command` (for the object `name`, when given), after the first
+ * `after` of them, do instead of, or after, their normal work.
+ *
+ * - `fail`: print `message` on stderr (and `stdout`, if given) and exit `exitCode` (1), changing nothing;
+ * - `hang`: change nothing and never answer (until killed);
+ * - `output`: print `stdout` instead of the normal output and exit `exitCode` (0), changing nothing;
+ * - `fail-after-effect`: do the work (e.g. the create goes through), then print `message` and exit 1 instead of
+ *   the normal output;
+ * - `hang-after-effect`: do the work, then never answer.
+ */
+export interface SimFault {
+    command: string;
+    /** Only invocations whose first argument (the cluster or profile name) is this. */
+    name?: string;
+    kind: "fail" | "hang" | "output" | "fail-after-effect" | "hang-after-effect";
+    /** How many matching invocations pass unharmed before the fault strikes; default 0. */
+    after?: number;
+    /** How many matching invocations the fault affects; default 1. */
+    times?: number;
+    /** The error text on stderr (`fail`, `fail-after-effect`); default `Error: 503 Service Unavailable`. */
+    message?: string;
+    /** What stdout carries (`output`; optional for `fail`). */
+    stdout?: string;
+    exitCode?: number;
+}
+
 export interface SimSettings {
     users: Record<string, SimPrincipal>;
     clients: Record<string, SimPrincipal>;
@@ -54,6 +94,12 @@ export interface SimSettings {
     kubeconfig: SimKubeconfigSettings;
     /** Bump to rotate the default kubeconfig token of every cluster. */
     tokenGeneration: number;
+    /** OIDC is on: `get-credentials` asks a user for the password again (PKS_USER_PASSWORD / TKGI_USER_PASSWORD). */
+    oidc: boolean;
+    /** The clock durations and token lifetimes run on; default the wall clock. */
+    clock: SimClock;
+    /** Fault injection, consumed in order of the list (see SimFault). */
+    faults: SimFault[];
 }
 
 export interface SimNetworkProfile {
@@ -89,6 +135,10 @@ export interface SimState {
     clusters: Record<string, SimCluster>;
     /** Monotonic counter for uuids and IPs, so runs are reproducible. */
     serial: number;
+    /** The virtual clock (epoch milliseconds), once a virtual-clock invocation has started it. */
+    clock?: number;
+    /** How many matching invocations each fault (by its JSON text) has seen so far. */
+    faultHits?: Record<string, number>;
 }
 
 export const DEFAULT_SETTINGS: SimSettings = {
@@ -106,6 +156,9 @@ export const DEFAULT_SETTINGS: SimSettings = {
     refreshTokenTtlSeconds: 21600,
     kubeconfig: {},
     tokenGeneration: 1,
+    oidc: false,
+    clock: { mode: "wall" },
+    faults: [],
 };
 
 /** The state directory: `$PKS_SIM_STATE`, or `.pks-simulator/` at the project root. */
@@ -190,11 +243,34 @@ export function advance(state: SimState, now: number): boolean {
     return changed;
 }
 
+/** How a `withState` call treats the clock. */
+export interface StateAccess {
+    /** Advance the virtual clock by one step first (one per CLI invocation, and per poll of a `--wait`). */
+    tick?: boolean;
+    /** Move the virtual clock on by this many seconds first (tests). */
+    advanceSeconds?: number;
+}
+
+/** Now, on the simulator's clock: the wall clock, or the virtual one kept in the state (moved as `access` says). */
+function clockNow(state: SimState, settings: SimSettings, access: StateAccess): number {
+    if (settings.clock.mode !== "virtual") {
+        return Date.now();
+    }
+    let now = state.clock ?? Date.now();
+    if (access.tick) {
+        now += (settings.clock.stepSeconds ?? 1) * 1000;
+    }
+    now += (access.advanceSeconds ?? 0) * 1000;
+    state.clock = now;
+    return now;
+}
+
 /**
- * Runs `fn` with exclusive access to the state directory; what `fn` leaves in the state object is saved.
- * The lock is a directory (atomic mkdir); a lock older than 30 s is considered abandoned.
+ * Runs `fn` with exclusive access to the state directory; what `fn` leaves in the state object is saved. `fn`
+ * gets the time on the simulator's clock. The lock is a directory (atomic mkdir); a lock older than 30 s is
+ * considered abandoned.
  */
-export async function withState<T>(dir: string, fn: (state: SimState, settings: SimSettings) => T | Promise<T>): Promise<T> {
+export async function withState<T>(dir: string, fn: (state: SimState, settings: SimSettings, now: number) => T | Promise<T>, access: StateAccess = {}): Promise<T> {
     fs.mkdirSync(dir, { recursive: true });
     const lock = path.join(dir, "lock");
     const started = Date.now();
@@ -210,18 +286,25 @@ export async function withState<T>(dir: string, fn: (state: SimState, settings: 
             if ((held && Date.now() - held.mtimeMs > 30_000) || Date.now() - started > 60_000) {
                 fs.rmSync(lock, { recursive: true, force: true });
             }
-            await new Promise((resolve) => setTimeout(resolve, 20));
+            await new Promise((resolve) => setTimeout(resolve, 5));
         }
     }
     try {
         const state = readState(dir);
-        advance(state, Date.now());
-        const result = await fn(state, readSettings(dir));
+        const settings = readSettings(dir);
+        const now = clockNow(state, settings, access);
+        advance(state, now);
+        const result = await fn(state, settings, now);
         writeJson(path.join(dir, "state.json"), state);
         return result;
     } finally {
         fs.rmSync(lock, { recursive: true, force: true });
     }
+}
+
+/** Moves the virtual clock on by `seconds` (completing what has run its course by then). */
+export async function advanceClock(dir: string, seconds: number): Promise<void> {
+    await withState(dir, () => undefined, { advanceSeconds: seconds });
 }
 
 /** The state as a client would see it now (actions that have run their course are completed). */
@@ -233,4 +316,10 @@ export async function snapshot(dir: string): Promise<SimState> {
 export function invocations(dir: string): string[][] {
     const file = path.join(dir, "argv.log");
     return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as string[]) : [];
+}
+
+/** The process id and arguments of every CLI invocation so far. */
+export function processes(dir: string): Array<{ pid: number; argv: string[] }> {
+    const file = path.join(dir, "processes.log");
+    return fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { pid: number; argv: string[] }) : [];
 }

@@ -9,6 +9,44 @@ import { PKSCTL_INTERPRETER, PksConnectionArgs } from "../../components/pks/conn
 import { PksNetworkProfile } from "../../components/pks/networkProfile";
 import { FAKE_KUBECONFIG, Recorder, isSecretValue, mocks, unwrap, useMocks } from "../harness";
 
+type Log = (message: string, resource?: pulumi.Resource) => Promise<void>;
+
+/**
+ * Runs `body` with pksctl's documents carrying `report` (events, finishedAt) and with pulumi.log recorded.
+ * The mocks answer like pksctl: the Command's stdout and get-credentials' document get the report fields.
+ */
+async function withReports(report: (command: string) => Record<string, unknown>, body: (logged: Array<[string, string, pulumi.Resource | undefined]>) => Promise<void>): Promise<void> {
+    const logged: Array<[string, string, pulumi.Resource | undefined]> = [];
+    const api = pulumi.log as unknown as { info: Log; warn: Log };
+    const { info, warn } = api;
+    api.info = (message, resource) => { logged.push(["info", message, resource]); return Promise.resolve(); };
+    api.warn = (message, resource) => { logged.push(["warn", message, resource]); return Promise.resolve(); };
+    const newResource = mocks.newResource.bind(mocks);
+    const call = mocks.call.bind(mocks);
+    mocks.newResource = (args) => {
+        const result = newResource(args);
+        const stdout = result.state.stdout;
+        if (typeof stdout === "string" && stdout !== "") {
+            result.state.stdout = JSON.stringify({ ...JSON.parse(stdout) as object, ...report(String(args.inputs.create)) });
+        }
+        return result;
+    };
+    mocks.call = (args) => {
+        const result = call(args);
+        return args.token === "command:local:run"
+            ? { ...result, stdout: JSON.stringify({ ...JSON.parse(String(result.stdout)) as object, ...report("get-credentials") }) }
+            : result;
+    };
+    try {
+        await body(logged);
+    } finally {
+        api.info = info;
+        api.warn = warn;
+        Reflect.deleteProperty(mocks, "newResource");
+        Reflect.deleteProperty(mocks, "call");
+    }
+}
+
 const connection = (): PksConnectionArgs => ({
     cli: "tkgi",
     apiUrl: "api.pks.example.com",
@@ -112,5 +150,46 @@ describe("PksCluster", () => {
         } finally {
             await useMocks();
         }
+    });
+});
+
+describe("what pksctl reported, after the run", () => {
+    before(() => useMocks());
+    beforeEach(() => mocks.reset());
+
+    it("reports a fresh run's events on the component (warnings as warnings) and keeps them in `events`", async () => {
+        const events: Record<string, string[]> = {
+            "create-cluster": ["warning: cluster c3 already exists with the same settings; adopting it although its last UPDATE ended 'failed': boom", "cluster c3: CREATE succeeded: done (1s elapsed)"],
+            "get-credentials": ["warning: fetching credentials for cluster c3: 502 Bad Gateway; retrying in 2.0s (attempt 2 of 6)"],
+            "create-network-profile": ["network profile np already exists with the same settings; adopting it"],
+        };
+        await withReports((command) => ({ events: events[command] ?? [], finishedAt: new Date().toISOString() }), async (logged) => {
+            const profile = new PksNetworkProfile("np", { connection: connection(), parameters: { lb_size: "medium" } });
+            const cluster = new PksCluster("c3", { connection: connection(), externalHostname: "c3", plan: "small", networkProfileName: profile.profileName });
+            expect(await unwrap(cluster.events)).to.deep.equal([...events["create-cluster"], ...events["get-credentials"]]);
+            expect(await unwrap(profile.events)).to.deep.equal(events["create-network-profile"]);
+            expect(await unwrap(cluster.kubeconfig), "the kubeconfig is taken from get-credentials' document").to.equal(FAKE_KUBECONFIG);
+            expect(await pulumi.isSecret(cluster.kubeconfig)).to.equal(true);
+            expect(await pulumi.isSecret(cluster.events)).to.equal(false);
+            expect(logged.map(([level, message]) => [level, message])).to.have.deep.members([
+                ["warn", "cluster c3 already exists with the same settings; adopting it although its last UPDATE ended 'failed': boom"],
+                ["info", "cluster c3: CREATE succeeded: done (1s elapsed)"],
+                ["warn", "fetching credentials for cluster c3: 502 Bad Gateway; retrying in 2.0s (attempt 2 of 6)"],
+                ["info", "network profile np already exists with the same settings; adopting it"],
+            ]);
+            for (const [, message, resource] of logged) {
+                expect(resource, message).to.equal(message.includes("network profile") ? profile : cluster);
+            }
+        });
+    });
+
+    it("does not report again a document kept in the state since an earlier run, and reads documents without events", async () => {
+        const earlier = new Date(Date.now() - 3600_000).toISOString();
+        await withReports((command) => (command === "create-cluster" ? { events: ["cluster c4: CREATE succeeded: done (1s elapsed)"], finishedAt: earlier } : {}), async (logged) => {
+            const cluster = new PksCluster("c4", { connection: connection(), externalHostname: "c4", plan: "small" });
+            expect(await unwrap(cluster.events)).to.deep.equal(["cluster c4: CREATE succeeded: done (1s elapsed)"]);
+            expect(await unwrap(cluster.uuid)).to.equal("uuid-of-c4");
+            expect(logged).to.deep.equal([]);
+        });
     });
 });

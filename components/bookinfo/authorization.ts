@@ -1,0 +1,206 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { IstioControlPlane } from "../istio/controlPlane";
+import { IstioIngressGateway } from "../istio/ingressGateway";
+import { DEFAULT_TRUST_DOMAIN } from "../istio/meshSettings";
+import { AuthorizationPolicy, AuthorizationRule, VirtualServiceSpec } from "../istio/resources";
+import { BOOKINFO_PORT, BookinfoApp } from "./app";
+import { BookinfoIngress } from "./ingress";
+
+/** A Bookinfo service (and the `app` label of its pods). */
+export type BookinfoService = "productpage" | "details" | "reviews" | "ratings";
+
+/** One kind of call a Bookinfo service makes to another. */
+export interface BookinfoCall {
+    from: BookinfoService;
+    to: BookinfoService;
+    methods: string[];
+    /** AuthorizationPolicy paths: exact, or a prefix ending in `*`. */
+    paths: string[];
+}
+
+/**
+ * The calls Bookinfo's services make to each other (the 1.20.3 sources): the product page reads a book's details
+ * (`GET /details/<id>`) and reviews (`GET /reviews/<id>`); reviews v2 and v3 read its ratings (`GET /ratings/<id>`);
+ * and the product page's JSON API (`/api/v1/products/<id>/ratings`, routed by the VirtualService) reads the
+ * ratings itself.
+ */
+export const BOOKINFO_CALLS: readonly BookinfoCall[] = [
+    { from: "productpage", to: "details", methods: ["GET"], paths: ["/details/*"] },
+    { from: "productpage", to: "reviews", methods: ["GET"], paths: ["/reviews/*"] },
+    { from: "reviews", to: "ratings", methods: ["GET"], paths: ["/ratings/*"] },
+    { from: "productpage", to: "ratings", methods: ["GET"], paths: ["/ratings/*"] },
+];
+
+/** The methods the ingress gateway may use on the product page: its pages and its login form. */
+export const PRODUCT_PAGE_METHODS = ["GET", "POST"] as const;
+
+/**
+ * The paths a VirtualService sends to `host`, as AuthorizationPolicy paths (`exact` as is, `prefix` with a trailing
+ * `*`); undefined when a route to it matches every path. Fails on a match an AuthorizationPolicy cannot express
+ * (a regular expression).
+ */
+export function routedPaths(spec: VirtualServiceSpec, host: string): string[] | undefined {
+    const toHost = (h: string) => h === host || h.startsWith(`${host}.`);
+    const paths: string[] = [];
+    for (const route of spec.http ?? []) {
+        if (!route.route.some((r) => toHost(r.destination.host))) {
+            continue;
+        }
+        if (!route.match || route.match.length === 0 || route.match.some((m) => m.uri === undefined)) {
+            return undefined;
+        }
+        for (const { uri } of route.match) {
+            if (uri === undefined) {
+                continue;
+            }
+            if ("exact" in uri) {
+                paths.push(uri.exact);
+            } else if ("prefix" in uri) {
+                paths.push(`${uri.prefix}*`);
+            } else {
+                throw new Error(`the VirtualService matches ${host}'s paths with a regular expression (${uri.regex}), which an AuthorizationPolicy cannot express`);
+            }
+        }
+    }
+    return [...new Set(paths)];
+}
+
+/** A workload's principal in an AuthorizationPolicy: `<trust domain>/ns/<namespace>/sa/<service account>`. */
+export function principalOf(trustDomain: string, serviceAccount: { metadata: pulumi.Output<k8s.types.output.meta.v1.ObjectMeta> }): pulumi.Output<string> {
+    return serviceAccount.metadata.apply((m) => `${trustDomain}/ns/${m.namespace}/sa/${m.name}`);
+}
+
+export interface BookinfoAuthorizationArgs {
+    /** The Kubernetes provider of the target cluster. */
+    provider: k8s.Provider;
+    /** The control plane, whose validation webhook admits the policies. */
+    controlPlane: IstioControlPlane;
+    /** Bookinfo: its namespace, its pods' `app` labels and its service accounts, the identities of its calls. */
+    app: BookinfoApp;
+    /** Bookinfo's routing: what the VirtualService sends to the product page is what the gateway may ask it for. */
+    ingress: BookinfoIngress;
+    /** The ingress gateway: the only caller of the product page, by the identity of its service account. */
+    gateway: IstioIngressGateway;
+    /** The mesh's trust domain (`meshConfig.trustDomain`). Defaults to `cluster.local`. */
+    trustDomain?: string;
+    /**
+     * Also allow, on the ingress gateway itself, the requests it routes to Bookinfo (from anyone, on its HTTP port):
+     * needed when the mesh denies by default (`MeshDefaultDeny`), which the gateway is part of. Defaults to false:
+     * without a mesh-wide deny the gateway is open, as a public entry point is, and what reaches Bookinfo is still
+     * only what the product page's policy allows.
+     */
+    allowAtGateway?: boolean;
+}
+
+/**
+ * Least privilege for Bookinfo, by identity: the AuthorizationPolicy `default-deny` (an empty spec) makes every
+ * Bookinfo workload refuse what no policy allows, and one ALLOW policy per service admits exactly the calls
+ * Bookinfo makes, by the caller's mutual-TLS principal, method, path and port:
+ *
+ * - `productpage`: the ingress gateway, GET and POST on the paths its VirtualService routes there;
+ * - `details`, `reviews`: the product page, GET; `ratings`: reviews (and the product page's JSON API), GET.
+ *
+ * Principals come from the service accounts the program created (Bookinfo's) and the one the gateway chart
+ * created (read back from the cluster: the chart names it after the release), so a changed namespace moves them
+ * along and a gateway without that account fails the update instead of locking Bookinfo out.
+ *
+ * Health and metrics are not affected: the sidecar injector rewrites kubelet probes to the Istio agent (port
+ * 15021, and 15020 for the app's own probes), and Prometheus scrapes the agent's merged metrics on 15020; the
+ * agent's ports are excluded from traffic capture, so these requests never reach Envoy's inbound listener, where
+ * policies apply. (Bookinfo declares no probes.)
+ *
+ * The ALLOW policies are created before `default-deny` and deleted after it, so a running Bookinfo never sees
+ * the deny without its exceptions.
+ */
+export class BookinfoAuthorization extends pulumi.ComponentResource {
+    /** The policies by name (`default-deny`, `productpage`, `details`, `reviews`, `ratings`, and `bookinfo-ingress` on the gateway). */
+    public readonly policies: Record<string, AuthorizationPolicy> = {};
+    /** The principal of each caller: the Bookinfo services and `gateway`. */
+    public readonly principals: Record<string, pulumi.Output<string>> = {};
+    /** The gateway's service account, as the cluster has it. */
+    public readonly gatewayServiceAccount: k8s.core.v1.ServiceAccount;
+    /** What each policy allows, for people: policy name → one line per rule. */
+    public readonly allowed: pulumi.Output<Record<string, string[]>>;
+
+    constructor(name: string, args: BookinfoAuthorizationArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pks-istio-mesh:bookinfo:BookinfoAuthorization", name, {}, opts);
+        const childOpts = { parent: this, provider: args.provider };
+        const policyOpts = { ...childOpts, dependsOn: [args.controlPlane.release] };
+        const trustDomain = args.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+        const namespace = args.app.namespaceName;
+        const port = String(BOOKINFO_PORT);
+
+        // The gateway chart creates the gateway's service account, named after the release.
+        const release = args.gateway.release.status;
+        this.gatewayServiceAccount = k8s.core.v1.ServiceAccount.get(`${name}-gateway-sa`,
+            pulumi.interpolate`${release.namespace}/${release.name}`, { ...childOpts, dependsOn: [args.gateway.release] });
+        this.principals.gateway = principalOf(trustDomain, this.gatewayServiceAccount);
+        for (const [service, account] of Object.entries(args.app.serviceAccounts)) {
+            this.principals[service] = principalOf(trustDomain, account);
+        }
+        const principal = (service: string) => {
+            const p = this.principals[service];
+            if (p === undefined) {
+                throw new Error(`BookinfoAuthorization ${name}: Bookinfo has no service account for ${service}`);
+            }
+            return p;
+        };
+
+        const routed = pulumi.output(args.ingress.virtualService.getInputs().spec as pulumi.Input<VirtualServiceSpec>)
+            .apply((spec) => routedPaths(spec, "productpage"));
+        const toProductPage = routed.apply((paths) => ({ ports: [port], methods: [...PRODUCT_PAGE_METHODS], ...(paths ? { paths } : {}) }));
+        const rules: Record<string, pulumi.Output<AuthorizationRule[]>> = {
+            productpage: pulumi.all([principal("gateway"), toProductPage]).apply(([gateway, operation]) => [{
+                from: [{ source: { principals: [gateway] } }],
+                to: [{ operation }],
+            }]),
+        };
+        for (const service of ["details", "reviews", "ratings"] as const) {
+            const calls = BOOKINFO_CALLS.filter((c) => c.to === service);
+            rules[service] = pulumi.all(calls.map((c) => principal(c.from))).apply((callers) => calls.map((c, i) => ({
+                from: [{ source: { principals: [callers[i]] } }],
+                to: [{ operation: { ports: [port], methods: c.methods, paths: c.paths } }],
+            })));
+        }
+        const allows: AuthorizationPolicy[] = [];
+        for (const [service, serviceRules] of Object.entries(rules)) {
+            this.policies[service] = new AuthorizationPolicy(`${name}-${service}`, {
+                metadata: { name: service, namespace },
+                spec: serviceRules.apply((r) => ({ selector: { matchLabels: { app: service } }, action: "ALLOW" as const, rules: r })),
+            }, policyOpts);
+            allows.push(this.policies[service]);
+        }
+
+        const allowed: Record<string, pulumi.Output<AuthorizationRule[]>> = { ...rules };
+        if (args.allowAtGateway) {
+            const http = args.gateway.servicePorts.find((p) => p.port === args.gateway.httpPort);
+            const gatewayRules = routed.apply((paths) => [{
+                to: [{ operation: { ports: [String(http?.targetPort ?? args.gateway.httpPort)], methods: [...PRODUCT_PAGE_METHODS], ...(paths ? { paths } : {}) } }],
+            }]);
+            this.policies["bookinfo-ingress"] = new AuthorizationPolicy(`${name}-ingress`, {
+                metadata: { name: "bookinfo-ingress", namespace: release.namespace.apply((ns) => ns!) },
+                spec: gatewayRules.apply((r) => ({ selector: { matchLabels: { ...args.gateway.selector } }, action: "ALLOW" as const, rules: r })),
+            }, { ...policyOpts, dependsOn: [args.controlPlane.release, args.gateway.release] });
+            allows.push(this.policies["bookinfo-ingress"]);
+            allowed["bookinfo-ingress"] = gatewayRules;
+        }
+
+        this.policies["default-deny"] = new AuthorizationPolicy(`${name}-default-deny`, {
+            metadata: { name: "default-deny", namespace },
+            spec: {},
+        }, { ...policyOpts, dependsOn: [args.controlPlane.release, ...allows] });
+
+        this.allowed = pulumi.all(allowed).apply((all) => Object.fromEntries(Object.entries(all).map(([policy, policyRules]) =>
+            [policy, policyRules.map(describeRule)])));
+
+        this.registerOutputs({ allowed: this.allowed });
+    }
+}
+
+/** One rule for people: `<principals or anyone> → <methods> <paths> on port <ports>`. */
+function describeRule(rule: AuthorizationRule): string {
+    const from = rule.from?.flatMap((f) => f.source.principals ?? []).join(", ") || "anyone";
+    const operation = rule.to?.[0]?.operation;
+    return `${from} → ${operation?.methods?.join(",") ?? "any method"} ${operation?.paths?.join(" ") ?? "any path"} on port ${operation?.ports?.join(",") ?? "any"}`;
+}

@@ -1,0 +1,95 @@
+/**
+ * What the cluster's mesh consists of right now: the installed control planes (istiod Deployments in the root
+ * namespace, by revision) and every injected pod (the revision that injected it and its proxy image). Run through
+ * the command provider as
+ *   node components/launcher/run.js components/istio/meshInventory.ts [NAMESPACE…]
+ * with MESH_INVENTORY_KUBECONFIG (the kubeconfig's text, a secret) and MESH_INVENTORY_ROOT_NAMESPACE in the
+ * environment; with namespaces given, only their pods are listed. It prints one JSON `MeshInventory` on stdout,
+ * which carries no secret; errors are one line, `mesh-inventory: <step>: <reason>`, with exit status 1.
+ */
+import { AppsV1Api, CoreV1Api, V1Pod } from "@kubernetes/client-node";
+import { StepError, apiMessage as reason, kubeconfigFromEnv, runScript } from "./kubeApi";
+
+/** An installed control plane. */
+export interface InstalledRevision {
+    /** `default` for the unnamed revision. */
+    revision: string;
+    /** The istiod image tag (the Istio release). */
+    version: string;
+}
+
+/** An injected pod. */
+export interface InjectedPod {
+    namespace: string;
+    name: string;
+    /** The revision that injected it (`default` for the unnamed one), from `sidecar.istio.io/status`. */
+    revision: string;
+    /** The tag of its proxy image (the Istio release of its sidecar). */
+    proxyVersion: string;
+}
+
+export interface MeshInventory {
+    revisions: InstalledRevision[];
+    pods: InjectedPod[];
+}
+
+/** The tag of an image reference (`registry/path/name:tag[@digest]`), or "unknown". */
+export function imageTag(image: string | undefined): string {
+    const withoutDigest = (image ?? "").split("@")[0];
+    const lastSlash = withoutDigest.lastIndexOf("/");
+    const colon = withoutDigest.indexOf(":", lastSlash + 1);
+    return colon >= 0 ? withoutDigest.slice(colon + 1) : "unknown";
+}
+
+/** The injection facts of a pod, or undefined when no sidecar was injected. */
+export function injectedPod(pod: V1Pod): InjectedPod | undefined {
+    const status = pod.metadata?.annotations?.["sidecar.istio.io/status"];
+    if (status === undefined || pod.metadata?.deletionTimestamp) {
+        return undefined;
+    }
+    let revision = "default";
+    try {
+        revision = (JSON.parse(status) as { revision?: string }).revision || "default";
+    } catch {
+        // an annotation written by something else: count it as the default revision's
+    }
+    const proxy = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === "istio-proxy");
+    return { namespace: pod.metadata?.namespace ?? "", name: pod.metadata?.name ?? "", revision, proxyVersion: imageTag(proxy?.image) };
+}
+
+async function inventory(namespaces: string[]): Promise<MeshInventory> {
+    const root = process.env.MESH_INVENTORY_ROOT_NAMESPACE || "istio-system";
+    const kubeconfig = kubeconfigFromEnv("MESH_INVENTORY_KUBECONFIG");
+    const apps = kubeconfig.makeApiClient(AppsV1Api);
+    const core = kubeconfig.makeApiClient(CoreV1Api);
+    const deployments = await apps.listNamespacedDeployment({ namespace: root, labelSelector: "app=istiod" }).catch((e: unknown) => {
+        throw new StepError(`listing the control planes in ${root}: ${reason(e)}`);
+    });
+    const revisions = deployments.items.map((d) => ({
+        revision: d.metadata?.labels?.["istio.io/rev"] ?? "default",
+        version: imageTag(d.spec?.template.spec?.containers.find((c) => c.name === "discovery")?.image),
+    }));
+    const pods: V1Pod[] = [];
+    if (namespaces.length === 0) {
+        pods.push(...(await core.listPodForAllNamespaces().catch((e: unknown) => {
+            throw new StepError(`listing pods: ${reason(e)}`);
+        })).items);
+    } else {
+        for (const namespace of namespaces) {
+            pods.push(...(await core.listNamespacedPod({ namespace }).catch((e: unknown) => {
+                throw new StepError(`listing pods in ${namespace}: ${reason(e)}`);
+            })).items);
+        }
+    }
+    return { revisions, pods: pods.map(injectedPod).filter((p): p is InjectedPod => p !== undefined) };
+}
+
+if (require.main === module) {
+    runScript("mesh-inventory", async () => {
+        if (process.argv[2] !== "inventory") {
+            throw new StepError(`unknown operation '${process.argv[2] ?? ""}': expected inventory`);
+        }
+        const namespaces = (process.env.MESH_INVENTORY_NAMESPACES ?? "").split(",").filter((n) => n !== "");
+        process.stdout.write(`${JSON.stringify(await inventory(namespaces))}\n`);
+    });
+}

@@ -1,0 +1,86 @@
+/**
+ * The contract between the PKS components and pksctl: the environment variables that carry pksctl's inputs and
+ * the documents it prints on stdout. Kept free of dependencies, since both sides load it.
+ */
+
+/** Names of the environment variables that carry pksctl's inputs. */
+export const PKSCTL_ENV = {
+    cli: "PKSCTL_CLI",
+    api: "PKSCTL_API",
+    username: "PKSCTL_USERNAME",
+    password: "PKSCTL_PASSWORD",
+    clientName: "PKSCTL_CLIENT_NAME",
+    clientSecret: "PKSCTL_CLIENT_SECRET",
+    skipTlsValidation: "PKSCTL_SKIP_TLS_VALIDATION",
+    caCert: "PKSCTL_CA_CERT",
+    networkProfile: "PKSCTL_NETWORK_PROFILE",
+    cluster: "PKSCTL_CLUSTER",
+    timeoutSeconds: "PKSCTL_TIMEOUT_SECONDS",
+    pollSeconds: "PKSCTL_POLL_SECONDS",
+    /** Tuning (not set by the components): the longest a single CLI call may take; default 300. */
+    callTimeoutSeconds: "PKSCTL_CALL_TIMEOUT_SECONDS",
+    /** Tuning: how many times an idempotent call is tried in all; default 6. */
+    retryAttempts: "PKSCTL_RETRY_ATTEMPTS",
+    /** Tuning: the first delay before a retry, doubling up to 30 s; default 2. */
+    retryDelaySeconds: "PKSCTL_RETRY_DELAY_SECONDS",
+} as const;
+
+/** The JSON document `pks create-network-profile FILE` takes (PKSCTL_NETWORK_PROFILE). */
+export interface NetworkProfileDocument {
+    name: string;
+    description: string;
+    parameters: Record<string, unknown>;
+}
+
+/** What the cluster should look like (PKSCTL_CLUSTER). */
+export interface ClusterSpec {
+    name: string;
+    externalHostname: string;
+    plan: string;
+    /** Worker nodes; when unset PKS uses the plan's default and pksctl does not manage the count. */
+    numNodes?: number;
+    networkProfile?: string;
+    tags?: Record<string, string>;
+}
+
+/**
+ * What every stdout document carries besides its payload: the run's notable events (adoptions, re-logins,
+ * retries, why a wait ended, "already gone"), which must stay visible after the run, and when it finished.
+ * An event that deserves a warning starts with `warning: `.
+ */
+export interface PksctlReport {
+    events: string[];
+    /** ISO time at which pksctl finished: tells a fresh document from one kept in the state since an earlier run. */
+    finishedAt: string;
+}
+
+/** What pksctl prints for a cluster (create-cluster, update-cluster): a stable summary of the PKS object. */
+export interface ClusterSummary extends PksctlReport {
+    name: string;
+    uuid: string;
+    plan: string;
+    /** The Kubernetes API host: the external hostname. */
+    masterHost: string;
+    masterPort: number;
+    masterIps: string[];
+    workerNodes: number;
+    networkProfile: string;
+    lastAction: string;
+    lastActionState: string;
+}
+
+/** What pksctl prints for a network profile (create-network-profile). */
+export interface NetworkProfileSummary extends PksctlReport {
+    name: string;
+    uuid: string;
+    description: string;
+    parameters: Record<string, unknown>;
+}
+
+/** What `pksctl get-credentials` prints: the only document that carries a secret, the kubeconfig. */
+export interface CredentialsDocument extends PksctlReport {
+    kubeconfig: string;
+}
+
+/** The prefix of an event that deserves a warning. */
+export const WARNING = "warning: ";

@@ -1,0 +1,74 @@
+/**
+ * End to end on an existing cluster and an existing namespace (`clusterSource: existing`,
+ * `bookinfoCreateNamespace: false`) with a control-plane revision: the case where a namespace someone labelled
+ * `istio-injection=enabled` would silently get no sidecars from the revision's webhooks. Run by the pulumi CLI in
+ * a copy of the project directory against the local control plane with the live istiod, like mesh.e2e.ts.
+ */
+import { Stack } from "@pulumi/pulumi/automation";
+import { expect } from "chai";
+import * as crypto from "crypto";
+import * as path from "path";
+import { eventually, recorder } from "./engine";
+import { LocalCluster } from "./localCluster";
+import { discoveryAddressOf, injectedPods } from "./sidecars";
+import { useLocalCluster } from "./suite";
+import { meshStack, toolsBin } from "./workspace";
+
+const P = "pks-istio-mesh:";
+const TOOLS_BIN = toolsBin();
+const NAMESPACE = "shop";
+
+describe("end to end: an existing cluster and namespace with a control-plane revision", function () {
+    this.timeout(15 * 60_000);
+    const suite = useLocalCluster("existing", TOOLS_BIN);
+    let cluster: LocalCluster;
+    let stack: Stack;
+
+    const labels = async () => (await cluster.json<{ metadata: { labels?: Record<string, string> } }>(`/api/v1/namespaces/${NAMESPACE}`)).metadata.labels ?? {};
+
+    before(async () => {
+        cluster = suite.cluster;
+        // Someone's namespace, labelled for the default revision's injection long ago.
+        const created = await cluster.request("POST", "/api/v1/namespaces", {
+            apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE, labels: { "istio-injection": "enabled", team: "shop" } },
+        });
+        expect(created.status).to.equal(201);
+        stack = await meshStack({ dir: path.join(suite.dir, "pulumi"), toolsBin: TOOLS_BIN, stackName: "lab", passphrase: crypto.randomBytes(12).toString("hex") });
+        await stack.setAllConfig({
+            [`${P}clusterSource`]: { value: "existing" },
+            [`${P}kubeconfig`]: { value: cluster.kubeconfig(), secret: true },
+            [`${P}istioChartRepository`]: { value: path.join(TOOLS_BIN, "istio-charts") },
+            [`${P}istioRevision`]: { value: "canary" },
+            [`${P}bookinfoNamespace`]: { value: NAMESPACE },
+            [`${P}bookinfoCreateNamespace`]: { value: "false" },
+            [`${P}verifyProductPage`]: { value: String(cluster.servesProductPage) },
+        });
+    });
+
+    it("removes the namespace's istio-injection label while the stack exists, so the revision injects Bookinfo", async () => {
+        const r = recorder();
+        const up = await stack.up({ onEvent: r.onEvent, onOutput: r.onOutput });
+        console.log(`      up: ${JSON.stringify(up.summary.resourceChanges)}`);
+        expect(await labels()).to.deep.equal({ "istio.io/rev": "canary", team: "shop", "kubernetes.io/metadata.name": NAMESPACE });
+        expect(await eventually(async () => (await injectedPods(cluster, NAMESPACE)).length === 6, 30_000)).to.equal(true);
+        for (const pod of await injectedPods(cluster, NAMESPACE)) {
+            expect(pod.containers, pod.name).to.deep.equal([pod.app, "istio-proxy"]);
+            expect(pod, pod.name).to.include({ revision: "canary", discoveryAddress: discoveryAddressOf("canary") });
+        }
+        // The namespace itself is not the stack's.
+        const exported = JSON.stringify((await stack.exportStack()).deployment);
+        expect(exported).to.not.include("kubernetes:core/v1:Namespace::bookinfo-namespace");
+    });
+
+    it("previews no changes on a second run", async () => {
+        const preview = await stack.preview({ expectNoChanges: true });
+        expect(Object.keys(preview.changeSummary).sort()).to.deep.equal(["read", "same"]);
+    });
+
+    it("gives the namespace back as it found it on destroy", async () => {
+        const r = recorder();
+        await stack.destroy({ onEvent: r.onEvent, onOutput: r.onOutput });
+        expect(await labels()).to.deep.equal({ "istio-injection": "enabled", team: "shop", "kubernetes.io/metadata.name": NAMESPACE });
+        expect(await cluster.names("/apis/apps/v1/namespaces/shop/deployments")).to.deep.equal([]);
+    });
+});

@@ -1,0 +1,221 @@
+/**
+ * Day two under Pulumi mocks: control planes side by side, revision tags, the CNI agent, existing namespaces
+ * joined to the mesh, and the guard against removing a control plane that pods still use.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import { expect } from "chai";
+import { IstioBase } from "../../components/istio/base";
+import { IstioCni } from "../../components/istio/cni";
+import { IstioControlPlane } from "../../components/istio/controlPlane";
+import { countProxies } from "../../components/istio/dataPlaneVersions";
+import { imageTag, injectedPod } from "../../components/istio/meshInventory";
+import { MeshNamespace, blockingLabels } from "../../components/istio/meshNamespace";
+import { removalProblem, revisionsInUse } from "../../components/istio/revisionGuard";
+import { IstioRevisionTag } from "../../components/istio/revisionTag";
+import { Recorder, dependenciesOf, mocks, runProgram, unwrap, useMocks } from "../harness";
+
+const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
+const RELEASE = "kubernetes:helm.sh/v3:Release";
+const MWC = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration";
+
+interface Webhook {
+    name: string;
+    clientConfig: { service: { name: string; namespace: string; path: string; port: number } };
+    failurePolicy: string;
+    namespaceSelector: { matchExpressions: Array<{ key: string; operator: string; values?: string[] }> };
+    objectSelector: { matchExpressions: Array<{ key: string; operator: string; values?: string[] }> };
+}
+
+async function planes(recorder: Recorder, cni = false) {
+    const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
+    const base = new IstioBase("istio", { provider, charts, defaultRevision: "1-30-3" });
+    const stable = new IstioControlPlane("istio-1-30-3", { provider, charts, base, revision: "1-30-3", cni }, recorder.opts());
+    const canary = new IstioControlPlane("istio-1-31-0", { provider, charts: { ...charts, version: "1.31.0" }, base, revision: "1-31-0", cni }, recorder.opts());
+    return { provider, base, stable, canary };
+}
+
+describe("IstioRevisionTag", () => {
+    before(() => useMocks());
+    beforeEach(() => mocks.reset());
+
+    it("is a webhook configuration that selects the tag and calls the revision's istiod, labelled for istiod to patch", async () => {
+        const recorder = new Recorder();
+        const { provider, stable } = await planes(recorder);
+        const tag = new IstioRevisionTag("istio-tag-prod-stable", { provider, tag: "prod-stable", controlPlane: stable }, recorder.opts());
+        await recorder.settle();
+        const mwc = mocks.find(MWC, "istio-tag-prod-stable-webhook");
+        expect(mwc.inputs.metadata).to.deep.equal({
+            name: "istio-revision-tag-prod-stable", labels: { "istio.io/tag": "prod-stable", "istio.io/rev": "1-30-3", app: "sidecar-injector" },
+        });
+        const webhooks = mwc.inputs.webhooks as Webhook[];
+        // istiod writes its CA into webhooks whose name ends so, in configurations labelled with its revision.
+        expect(webhooks.map((w) => w.name)).to.deep.equal(["rev.namespace.sidecar-injector.istio.io", "rev.object.sidecar-injector.istio.io"]);
+        for (const w of webhooks) {
+            expect(w.clientConfig.service).to.deep.equal({ name: "istiod-1-30-3", namespace: "istio-system", path: "/inject", port: 443 });
+            expect(w.failurePolicy).to.equal("Fail");
+        }
+        expect(webhooks[0].namespaceSelector.matchExpressions).to.deep.equal([
+            { key: "istio.io/rev", operator: "In", values: ["prod-stable"] }, { key: "istio-injection", operator: "DoesNotExist" },
+        ]);
+        expect(webhooks[1].objectSelector.matchExpressions).to.deep.include({ key: "istio.io/rev", operator: "In", values: ["prod-stable"] });
+        // Workloads select the tag, roll when the revision behind it changes, and wait for both.
+        expect(tag.injection).to.deep.include({
+            selector: "prod-stable", namespaceLabels: { "istio.io/rev": "prod-stable" }, podLabels: { "istio.io/rev": "prod-stable" },
+            workloadAnnotations: { "pks-istio-mesh/control-plane": "istiod-1-30-3@1.30.3" },
+        });
+        expect(tag.injection.readyBefore).to.deep.equal([stable.release, tag.webhook]);
+        expect(recorder.explicitDependencies(MWC, "istio-tag-prod-stable-webhook")).to.deep.equal([stable.release]);
+    });
+
+    it("moves by an update of the same object, and the default tag also answers the default revision's selectors", async () => {
+        const recorder = new Recorder();
+        const { provider, canary } = await planes(recorder);
+        const moved = new IstioRevisionTag("istio-tag-default", { provider, tag: "default", controlPlane: canary }, recorder.opts());
+        await recorder.settle();
+        const mwc = mocks.find(MWC, "istio-tag-default-webhook");
+        expect((mwc.inputs.metadata as { name: string }).name).to.equal("istio-revision-tag-default");
+        const webhooks = mwc.inputs.webhooks as Webhook[];
+        expect(webhooks.map((w) => w.name)).to.deep.equal([
+            "rev.namespace.sidecar-injector.istio.io", "rev.object.sidecar-injector.istio.io",
+            "namespace.sidecar-injector.istio.io", "object.sidecar-injector.istio.io",
+        ]);
+        expect(webhooks[2].namespaceSelector.matchExpressions).to.deep.equal([{ key: "istio-injection", operator: "In", values: ["enabled"] }]);
+        expect(webhooks.every((w) => w.clientConfig.service.name === "istiod-1-31-0")).to.equal(true);
+        expect(moved.injection.workloadAnnotations).to.deep.equal({ "pks-istio-mesh/control-plane": "istiod-1-31-0@1.31.0" });
+    });
+});
+
+describe("IstioCni", () => {
+    before(() => useMocks());
+    beforeEach(() => mocks.reset());
+
+    it("installs the cni chart in the root namespace and tells each control plane", async () => {
+        const recorder = new Recorder();
+        const { provider, base } = await planes(recorder, true);
+        new IstioCni("istio", { provider, charts, base, imageHub: "harbor.example.com/istio", cniBinDir: "/var/vcap/data/cni/bin" }, recorder.opts());
+        await recorder.settle();
+        const cni = mocks.find(RELEASE, "istio-cni");
+        expect(cni.inputs).to.deep.include({ name: "istio-cni", namespace: "istio-system", chart: "cni", version: "1.30.3" });
+        expect(cni.inputs.values).to.deep.equal({ cniBinDir: "/var/vcap/data/cni/bin", global: { hub: "harbor.example.com/istio" } });
+        for (const name of ["istio-1-30-3-istiod", "istio-1-31-0-istiod"]) {
+            expect((mocks.find(RELEASE, name).inputs.values as { cni?: unknown }).cni).to.deep.equal({ enabled: true });
+        }
+    });
+});
+
+describe("MeshNamespace", () => {
+    before(() => useMocks());
+    beforeEach(() => mocks.reset());
+
+    it("labels an existing namespace for a tag, after removing what would block it", async () => {
+        const recorder = new Recorder();
+        const { provider, stable } = await planes(recorder);
+        const tag = new IstioRevisionTag("istio-tag-prod", { provider, tag: "prod", controlPlane: stable });
+        const ns = new MeshNamespace("mesh-team-a", { provider, namespace: "team-a", injection: tag.injection, kubeconfig: "kubeconfig" }, recorder.opts());
+        await recorder.settle();
+        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod" } });
+        const removal = mocks.find("command:local:Command", "mesh-team-a-blocking-labels");
+        expect(JSON.parse((removal.inputs.environment as Record<string, string>).NAMESPACE_LABELS_REMOVE)).to.deep.equal({ "istio-injection": null });
+        expect(await dependenciesOf(recorder.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label")))
+            .to.include(recorder.find("command:local:Command", "mesh-team-a-blocking-labels").resource);
+        expect(await unwrap(ns.namespaceName)).to.equal("team-a");
+    });
+
+    it("knows which labels block which injection", () => {
+        expect(blockingLabels("namespace", undefined)).to.deep.equal({});
+        expect(blockingLabels("namespace", "prod")).to.deep.equal({ "istio-injection": null });
+        expect(blockingLabels("pod", "prod")).to.deep.equal({ "istio-injection": null, "istio.io/rev": "prod" });
+        expect(blockingLabels("pod", undefined)).to.deep.equal({ "istio-injection": "enabled", "istio.io/rev": "default" });
+    });
+});
+
+describe("the control-plane removal guard", () => {
+    const pod = (namespace: string, name: string, revision: string) => ({ namespace, name, revision, proxyVersion: "1.30.3" });
+
+    it("names the pods outside the program's own namespaces that a dropped revision still injected", () => {
+        const inventory = {
+            revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }],
+            pods: [pod("bookinfo", "details-v1-x", "1-30-3"), pod("team-a", "api-1", "1-30-3"), pod("team-a", "api-2", "1-31-0"), pod("istio-ingress", "gw", "1-30-3")],
+        };
+        expect(revisionsInUse(inventory, ["1-31-0"], ["bookinfo", "istio-ingress"])).to.deep.equal({ "1-30-3": ["team-a/api-1"] });
+        expect(revisionsInUse(inventory, ["1-30-3", "1-31-0"], ["bookinfo", "istio-ingress"])).to.deep.equal({});
+        // Revisions that are not installed are never "in use"; pods of the program's own namespaces roll first.
+        expect(revisionsInUse({ revisions: [{ revision: "1-30-3", version: "1.30.3" }], pods: [pod("bookinfo", "p", "1-30-3")] }, ["1-31-0"], ["bookinfo"])).to.deep.equal({});
+    });
+
+    it("counts the proxies per namespace by revision and release", () => {
+        const pod = (namespace: string, revision: string, proxyVersion: string) => ({ namespace, name: "p", revision, proxyVersion });
+        expect(countProxies({ revisions: [], pods: [pod("bookinfo", "1-30-3", "1.30.3"), pod("bookinfo", "1-31-0", "1.31.0"), pod("bookinfo", "1-31-0", "1.31.0"), pod("istio-ingress", "1-31-0", "1.31.0")] }))
+            .to.deep.equal({ bookinfo: { "1-30-3 1.30.3": 1, "1-31-0 1.31.0": 2 }, "istio-ingress": { "1-31-0 1.31.0": 1 } });
+    });
+
+    it("reads a pod's revision and proxy release from what the injector wrote", () => {
+        expect(imageTag("registry.istio.io/release/proxyv2:1.30.3")).to.equal("1.30.3");
+        expect(imageTag("harbor.example.com:8443/istio/proxyv2:1.31.0-alpha.1@sha256:abc")).to.equal("1.31.0-alpha.1");
+        expect(imageTag("proxyv2")).to.equal("unknown");
+        expect(injectedPod({
+            metadata: { name: "a", namespace: "b", annotations: { "sidecar.istio.io/status": JSON.stringify({ revision: "1-31-0" }) } },
+            spec: { containers: [{ name: "app" }, { name: "istio-proxy", image: "registry.istio.io/release/proxyv2:1.31.0" }] },
+        })).to.deep.equal({ namespace: "b", name: "a", revision: "1-31-0", proxyVersion: "1.31.0" });
+        expect(injectedPod({ metadata: { name: "plain" }, spec: { containers: [{ name: "app" }] } })).to.equal(undefined);
+    });
+});
+
+describe("the program with control planes side by side", function () {
+    this.timeout(60_000);
+    const P = "pks-istio-mesh:";
+    const kubeconfig = "current-context: lab\ncontexts: [{name: lab, context: {cluster: lab, user: me}}]\nclusters: [{name: lab, cluster: {server: 'https://lab.example.com:6443'}}]\nusers: [{name: me, user: {token: t}}]\n";
+    const canary = {
+        [`${P}clusterSource`]: "existing", [`${P}kubeconfig`]: kubeconfig, [`${P}verifyProductPage`]: "false",
+        [`${P}istioRevisions`]: JSON.stringify([{ name: "1-30-3" }, { name: "1-31-0", version: "1.31.0" }]),
+        [`${P}istioRevisionTags`]: JSON.stringify({ "prod-stable": "1-31-0", "prod-canary": "1-31-0", default: "1-30-3" }),
+        [`${P}bookinfoRevision`]: "prod-stable",
+        [`${P}meshNamespaces`]: JSON.stringify({ "team-a": "prod-canary" }),
+    };
+
+    it("installs each revision, points the tags, and has Bookinfo and the gateway follow their tag", async () => {
+        const run = await runProgram(canary, [`${P}kubeconfig`]);
+        expect(run.error).to.equal(undefined);
+        expect(mocks.ofType(RELEASE).map((r) => [r.name, r.inputs.name, r.inputs.version])).to.have.deep.members([
+            ["istio-istio-base", "istio-base", "1.31.0"], ["istio-1-30-3-istiod", "istiod-1-30-3", "1.30.3"],
+            ["istio-1-31-0-istiod", "istiod-1-31-0", "1.31.0"], ["istio-gateway", "istio-ingressgateway", "1.31.0"],
+        ]);
+        // The default validator follows the default tag.
+        expect(mocks.find(RELEASE, "istio-istio-base").inputs.values).to.deep.equal({ defaultRevision: "1-30-3" });
+        const targets = Object.fromEntries(mocks.ofType(MWC).map((m) => [(m.inputs.metadata as { name: string }).name, (m.inputs.metadata as { labels: Record<string, string> }).labels["istio.io/rev"]]));
+        expect(targets).to.deep.equal({ "istio-revision-tag-prod-stable": "1-31-0", "istio-revision-tag-prod-canary": "1-31-0", "istio-revision-tag-default": "1-30-3" });
+        expect((mocks.find("kubernetes:core/v1:Namespace", "bookinfo-namespace").inputs.metadata as { labels: unknown }).labels).to.deep.equal({ "istio.io/rev": "prod-stable" });
+        const template = (mocks.find("kubernetes:apps/v1:Deployment", "bookinfo-details-v1").inputs.spec as { template: { metadata: { annotations: Record<string, string> } } }).template;
+        expect(template.metadata.annotations).to.include({ "pks-istio-mesh/control-plane": "istiod-1-31-0@1.31.0" });
+        expect((mocks.find(RELEASE, "istio-gateway").inputs.values as { revision: string }).revision).to.equal("prod-stable");
+        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod-canary" } });
+        expect(await unwrap((run.exports!.mesh as { controlPlanes: unknown }).controlPlanes)).to.deep.equal([
+            { revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" },
+        ]);
+    });
+
+    it("asks the cluster which control planes are in use before the Kubernetes provider may act", async () => {
+        const run = await runProgram(canary, [`${P}kubeconfig`]);
+        expect(run.error).to.equal(undefined);
+        const inventory = mocks.invokes.filter((i) => String(i.inputs.interpreter).includes("meshInventory"))
+            .map((i) => i.inputs.environment as Record<string, string>);
+        // The guard lists the whole cluster; the data-plane count only the program's own namespaces.
+        expect(inventory.map((env) => env.MESH_INVENTORY_NAMESPACES)).to.have.members([undefined, "bookinfo,istio-ingress"]);
+        expect(inventory.every((env) => env.MESH_INVENTORY_KUBECONFIG === kubeconfig)).to.equal(true);
+        // The provider's kubeconfig is computed from the check: no object can be written before it passes.
+        const provider = run.recorder.find("pulumi:providers:kubernetes", "mesh-cluster");
+        expect(mocks.find("pulumi:providers:kubernetes", "mesh-cluster").inputs.kubeconfig).to.equal(kubeconfig);
+        expect(provider).to.not.equal(undefined);
+    });
+
+    it("words the refusal with the pods and what to do", () => {
+        const inventory = {
+            revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }],
+            pods: [{ namespace: "team-a", name: "api-1", revision: "1-30-3", proxyVersion: "1.30.3" }],
+        };
+        expect(removalProblem(inventory, ["1-31-0"], ["bookinfo", "istio-ingress"])).to.equal(
+            "refusing to remove a control plane in use: control plane 1-30-3 is still used by 1 pod(s): team-a/api-1. " +
+            "Restart those workloads onto a remaining revision first (e.g. `kubectl rollout restart deployment -n <namespace>`), then run again; or keep the revision in istioRevisions");
+        expect(removalProblem(inventory, ["1-30-3", "1-31-0"], [])).to.equal(undefined);
+    });
+});
