@@ -5,8 +5,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    BookinfoApp, BookinfoDestinationRules, BookinfoIngress, IstioBase, IstioCni, IstioControlPlane,
-    IstioIngressGateway, IstioRevisionTag, MeshMtls, MeshNamespace, PksCluster, PksNetworkProfile, ProductPageCheck,
+    BOOKINFO_APPS, BookinfoApp, BookinfoDestinationRules, BookinfoIngress, IstioBase, IstioCni, IstioControlPlane,
+    IstioDefaultValidator, IstioIngressGateway, IstioRevisionTag, MeshMtls, MeshNamespace, PksCluster, PksNetworkProfile, ProductPageCheck,
     SidecarInjection, dataPlaneVersions, guardRevisionRemoval,
 } from "./components";
 import { loadConfig } from "./components/config";
@@ -50,32 +50,32 @@ const gatewayNamespace = "istio-ingress";
 const revisionCheck = guardRevisionRemoval({
     kubeconfig: clusterKubeconfig,
     keep: istio.revisions.map((r) => r.name ?? "default"),
-    ownNamespaces: [config.bookinfo.namespace, gatewayNamespace],
+    // The workloads the program rolls itself: the gateway's namespace, and Bookinfo's (only its pods, when the
+    // namespace is someone else's).
+    own: [
+        { namespace: gatewayNamespace },
+        config.bookinfo.createNamespace ? { namespace: config.bookinfo.namespace } : { namespace: config.bookinfo.namespace, apps: BOOKINFO_APPS },
+    ],
 });
+// Everything that writes to the cluster takes the kubeconfig only once the check passed.
+const checkedKubeconfig = pulumi.secret(pulumi.all([clusterKubeconfig, revisionCheck]).apply(([text]) => text));
 
 // The only Kubernetes provider: the default provider is disabled (Pulumi.yaml), so nothing can land on whatever
 // cluster the caller's own kubeconfig points at. A stable identifier keeps fresh credentials from replacing
 // every Kubernetes object.
-const provider = new k8s.Provider("mesh-cluster", {
-    kubeconfig: pulumi.all([clusterKubeconfig, revisionCheck]).apply(([text]) => text),
-    clusterIdentifier,
-});
+const provider = new k8s.Provider("mesh-cluster", { kubeconfig: checkedKubeconfig, clusterIdentifier });
 
 // 3. Istio: CRDs (the newest release's), the CNI agent, one control plane per revision, revision tags, mesh-wide
 // mutual TLS, ingress gateway.
-const base = new IstioBase("istio", {
-    provider,
-    charts: { repository: istio.chartRepository, version: istio.version },
-    defaultRevision: istio.defaultRevision,
-});
+const base = new IstioBase("istio", { provider, charts: { repository: istio.chartRepository, version: istio.version } });
 const cni = istio.cni ? new IstioCni("istio", {
     provider, base, charts: { repository: istio.chartRepository, version: istio.version }, imageHub: istio.imageHub,
     cniBinDir: istio.cniBinDir, cniConfDir: istio.cniConfDir,
 }) : undefined;
 const controlPlanes = new Map<string | undefined, IstioControlPlane>();
 for (const revision of istio.revisions) {
-    // A single named revision keeps the identity the program gave its control plane before revisions had names.
-    const aliases = istio.revisions.length === 1 && revision.name ? [{ name: "istio" }] : [];
+    // The first named revision keeps the identity the program gave its control plane before revisions had names.
+    const aliases = revision === istio.revisions[0] && revision.name ? [{ name: "istio" }] : [];
     controlPlanes.set(revision.name, new IstioControlPlane(revision.name ? `istio-${revision.name}` : "istio", {
         provider,
         charts: { repository: revision.chartRepository, version: revision.version },
@@ -97,9 +97,12 @@ const selected = (selector: string | undefined): { controlPlane: IstioControlPla
     const controlPlane = controlPlanes.get(selector !== undefined && istio.tags[selector] ? istio.tags[selector] : selector)!;
     return { controlPlane, injection: selector !== undefined && tags[selector] ? tags[selector].injection : controlPlane.injection };
 };
-// The control plane behind the default validation webhook, which admits every Istio object the program writes.
-const validator = controlPlanes.get(istio.defaultRevision)!;
-const meshMtls = new MeshMtls("mesh", { provider, controlPlane: validator, mode: istio.mtlsMode });
+// The default validation webhook, which admits every Istio object the program writes: pointed at its revision's
+// istiod once that is ready (moving it to a new revision never leaves it calling an istiod not there yet).
+const validatorPlane = controlPlanes.get(istio.defaultRevision)!;
+const defaultValidator = new IstioDefaultValidator("istio", { provider, controlPlane: validatorPlane });
+const validation = defaultValidator.validation;
+const meshMtls = new MeshMtls("mesh", { provider, validation, mode: istio.mtlsMode });
 const gatewayPlane = selected(istio.gatewayRevision);
 const ingressGateway = new IstioIngressGateway("istio", {
     provider,
@@ -109,7 +112,7 @@ const ingressGateway = new IstioIngressGateway("istio", {
     serviceType: istio.gatewayServiceType,
 });
 const meshNamespaces = Object.entries(config.meshNamespaces).map(([namespace, selector]) => new MeshNamespace(`mesh-${namespace}`, {
-    provider, namespace, injection: selected(selector).injection, kubeconfig: clusterKubeconfig,
+    provider, namespace, injection: selected(selector).injection, kubeconfig: checkedKubeconfig,
 }));
 
 // 4. Bookinfo with sidecars, its Gateway and VirtualService, and the mTLS DestinationRules.
@@ -122,12 +125,12 @@ const bookinfo = new BookinfoApp("bookinfo", {
     injectionMode: config.bookinfo.injectionMode,
     podSecurity: config.bookinfo.podSecurity,
     imageHub: istio.imageHub,
-    kubeconfig: clusterKubeconfig,
+    kubeconfig: checkedKubeconfig,
 });
-const ingress = new BookinfoIngress("bookinfo", { provider, controlPlane: validator, gateway: ingressGateway, namespace: bookinfo.namespaceName });
+const ingress = new BookinfoIngress("bookinfo", { provider, validation, gateway: ingressGateway, namespace: bookinfo.namespaceName });
 const destinationRules = new BookinfoDestinationRules("bookinfo", {
     provider,
-    controlPlane: validator,
+    validation,
     namespace: bookinfo.namespaceName,
     mtls: config.bookinfo.destinationRuleMtls,
 });
@@ -135,7 +138,7 @@ const destinationRules = new BookinfoDestinationRules("bookinfo", {
 // whole mesh denies by default (after Bookinfo's exceptions exist, and before they go).
 const bookinfoAuthorization = config.authorization.bookinfo ? new BookinfoAuthorization("bookinfo", {
     provider,
-    controlPlane: validator,
+    validation,
     app: bookinfo,
     ingress,
     gateway: ingressGateway,
@@ -143,11 +146,11 @@ const bookinfoAuthorization = config.authorization.bookinfo ? new BookinfoAuthor
     allowAtGateway: config.authorization.meshDefaultDeny,
 }) : undefined;
 const meshDefaultDeny = config.authorization.meshDefaultDeny && bookinfoAuthorization
-    ? new MeshDefaultDeny("mesh", { provider, controlPlane: validator, after: [bookinfoAuthorization] }) : undefined;
+    ? new MeshDefaultDeny("mesh", { provider, validation, after: [bookinfoAuthorization] }) : undefined;
 
 // What the proxies run once the workloads have rolled (read on every run, after them).
 const dataPlane = dataPlaneVersions({
-    kubeconfig: clusterKubeconfig,
+    kubeconfig: checkedKubeconfig,
     namespaces: [bookinfo.namespaceName, ingressGateway.namespace.metadata.name],
 }, { dependsOn: [bookinfo, ingressGateway] });
 
@@ -167,7 +170,7 @@ const check = config.verify.enabled ? new ProductPageCheck("productpage", {
 const telemetrySettings = config.telemetry;
 const telemetryAddons = telemetryAddonsOf(telemetrySettings).map((addon) => new TelemetryAddon(`telemetry-${addon}`, {
     provider,
-    controlPlane: validator,
+    controlPlane: validatorPlane,
     addon,
     source: telemetrySettings.addonsSource,
     istioVersion: istio.version,
@@ -176,7 +179,7 @@ const telemetryAddons = telemetryAddonsOf(telemetrySettings).map((addon) => new 
 const meshTelemetry = telemetrySettings.prometheus || telemetrySettings.tracing !== "none" || telemetrySettings.accessLogging
     ? new MeshTelemetry("telemetry", {
         provider,
-        controlPlane: validator,
+        validation,
         metrics: telemetrySettings.prometheus,
         tracing: telemetrySettings.tracing === "none" ? undefined : { backend: telemetrySettings.tracing, samplingPercentage: telemetrySettings.tracingSampling },
         accessLogging: telemetrySettings.accessLogging,

@@ -5,6 +5,7 @@ export * from "./istio/base";
 export * from "./istio/cni";
 export * from "./istio/controlPlane";
 export * from "./istio/dataPlaneVersions";
+export * from "./istio/defaultValidator";
 export * from "./istio/injection";
 export * from "./istio/meshNamespace";
 export * from "./istio/namespaceLabelRemoval";

@@ -153,7 +153,7 @@ const BAD: Array<{ what: string; config: Record<string, string>; expect: string[
     { what: "a boolean that is not one", config: pksConfig({ destinationRuleMtls: "yes" }), expect: [`${P}destinationRuleMtls: "yes" is not allowed: expected true or false`] },
     { what: "a misspelt key", config: pksConfig({ clusterNumNode: "4" }), expect: [`${P}clusterNumNode: is not a configuration key of this program; did you mean clusterNumNodes?`] },
     { what: "tags with a colon", config: pksConfig({ clusterTags: '{"env":"prod:eu"}' }), expect: [`${P}clusterTags: tag value "prod:eu" is not allowed`] },
-    { what: "user and client login at once", config: pksConfig({ pksClientName: "automation", pksClientSecret: "s" }), expect: [`${P}pksClientName: cannot be combined with pksUsername/pksPassword`] },
+    { what: "user and client login at once", config: pksConfig({ pksClientName: "automation", pksClientSecret: "client-s3cret" }), expect: [`${P}pksClientName: cannot be combined with pksUsername/pksPassword`] },
     { what: "PKS keys for an existing cluster", config: { [`${P}clusterSource`]: "existing", [`${P}clusterName`]: "x", [`${P}kubeconfig`]: "current-context: x" }, expect: [`${P}clusterName: is only used when clusterSource is pks`] },
     // The istiod chart merges these over its own requests (500m, 2048Mi): a limit alone can fall below them.
     { what: "an istiod memory limit below the chart's request", config: pksConfig({ istiodResources: '{"limits":{"memory":"1Gi"}}' }), expect: [`${P}istiodResources: limits.memory 1Gi is below the istiod chart's default request of 2048Mi, which applies when requests.memory is unset: set requests.memory to at most 1Gi as well`] },
@@ -171,6 +171,7 @@ const BAD: Array<{ what: string; config: Record<string, string>; expect: string[
     { what: "a mesh namespace selecting an unknown tag", config: pksConfig({ istioRevision: "canary", meshNamespaces: '{"team-a":"stable"}' }), expect: [`${P}meshNamespaces.team-a: "stable" is not a revision or revision tag (have: canary)`] },
     { what: "Pod Security baseline without CNI", config: pksConfig({ bookinfoPodSecurity: "baseline" }), expect: [`${P}bookinfoPodSecurity: "baseline" needs istioCni: true`] },
     { what: "Pod Security restricted", config: pksConfig({ bookinfoPodSecurity: "restricted", istioCni: "true" }), expect: [`${P}bookinfoPodSecurity: "restricted" is not supported`] },
+    { what: "a password too short to keep out of progress lines", config: pksConfig({ pksPassword: "pw" }), expect: [`${P}pksPassword: must have at least 4 characters`] },
     { what: "istiod resources in bad units", config: pksConfig({ istiodResources: '{"requests":{"memory":"2 GB"}}' }), expect: [`${P}istiodResources: "2 GB" is not allowed: expected a Kubernetes memory quantity such as 2Gi (at requests.memory)`] },
     // Authorization and telemetry.
     { what: "a tracing sampling above 100%", config: pksConfig({ telemetryTracing: "jaeger", telemetryTracingSampling: "150" }), expect: [`${P}telemetryTracingSampling: 150 is not allowed: expected a percentage from 0 to 100, e.g. 1 or 0.5`] },

@@ -10,6 +10,8 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { MutatingWebhookConfiguration } from "kubernetes-models/admissionregistration.k8s.io/v1/MutatingWebhookConfiguration";
+import { ValidatingWebhookConfiguration } from "kubernetes-models/admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
@@ -31,6 +33,8 @@ const MODELS: Record<string, ModelFactory> = {
     "kubernetes:core/v1:Service": (m) => new Service(m as ConstructorParameters<typeof Service>[0]),
     "kubernetes:core/v1:ServiceAccount": (m) => new ServiceAccount(m as ConstructorParameters<typeof ServiceAccount>[0]),
     "kubernetes:apps/v1:Deployment": (m) => new Deployment(m as ConstructorParameters<typeof Deployment>[0]),
+    "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration": (m) => new MutatingWebhookConfiguration(m as ConstructorParameters<typeof MutatingWebhookConfiguration>[0]),
+    "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration": (m) => new ValidatingWebhookConfiguration(m as ConstructorParameters<typeof ValidatingWebhookConfiguration>[0]),
 };
 
 /** Istio's API groups: their kinds are checked against Istio's CRDs. */
@@ -45,8 +49,8 @@ export function isManifest(r: Registered): boolean {
 }
 
 function manifestOf(r: Registered): Record<string, unknown> {
-    const { apiVersion, kind, metadata, spec } = r.inputs as Record<string, unknown>;
-    return spec === undefined ? { apiVersion, kind, metadata } : { apiVersion, kind, metadata, spec };
+    const { apiVersion, kind, metadata, spec, webhooks } = r.inputs as Record<string, unknown>;
+    return { apiVersion, kind, metadata, ...(spec === undefined ? {} : { spec }), ...(webhooks === undefined ? {} : { webhooks }) };
 }
 
 /** Where the validator and Istio's CRDs are; fails with what to run when the tool cache lacks them. */

@@ -16,7 +16,8 @@ interface Workload {
     version: string;
 }
 
-const SERVICES: ReadonlyArray<Workload["app"]> = ["details", "ratings", "reviews", "productpage"];
+/** Bookinfo's services, which are also its pods' `app` labels. */
+export const BOOKINFO_APPS: ReadonlyArray<Workload["app"]> = ["details", "ratings", "reviews", "productpage"];
 const WORKLOADS: readonly Workload[] = [
     { app: "details", version: "v1" },
     { app: "ratings", version: "v1" },
@@ -122,7 +123,7 @@ export class BookinfoApp extends pulumi.ComponentResource {
             this.namespaceName = this.existingNamespace.namespaceName;
         }
 
-        for (const app of SERVICES) {
+        for (const app of BOOKINFO_APPS) {
             this.serviceAccounts[app] = new k8s.core.v1.ServiceAccount(`${name}-${app}-sa`, {
                 metadata: { name: `bookinfo-${app}`, namespace: this.namespaceName, labels: { account: app } },
             }, childOpts);

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IstioControlPlane } from "../istio/controlPlane";
+import { IstioValidation } from "../istio/defaultValidator";
 import { IstioIngressGateway } from "../istio/ingressGateway";
 import { DEFAULT_TRUST_DOMAIN } from "../istio/meshSettings";
 import { AuthorizationPolicy, AuthorizationRule, VirtualServiceSpec } from "../istio/resources";
@@ -74,8 +74,8 @@ export function principalOf(trustDomain: string, serviceAccount: { metadata: pul
 export interface BookinfoAuthorizationArgs {
     /** The Kubernetes provider of the target cluster. */
     provider: k8s.Provider;
-    /** The control plane, whose validation webhook admits the policies. */
-    controlPlane: IstioControlPlane;
+    /** The default validation webhook (ready), which admits the policies. */
+    validation: IstioValidation;
     /** Bookinfo: its namespace, its pods' `app` labels and its service accounts, the identities of its calls. */
     app: BookinfoApp;
     /** Bookinfo's routing: what the VirtualService sends to the product page is what the gateway may ask it for. */
@@ -126,7 +126,7 @@ export class BookinfoAuthorization extends pulumi.ComponentResource {
     constructor(name: string, args: BookinfoAuthorizationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:bookinfo:BookinfoAuthorization", name, {}, opts);
         const childOpts = { parent: this, provider: args.provider };
-        const policyOpts = { ...childOpts, dependsOn: [args.controlPlane.release] };
+        const policyOpts = { ...childOpts, dependsOn: args.validation.readyBefore };
         const trustDomain = args.trustDomain ?? DEFAULT_TRUST_DOMAIN;
         const namespace = args.app.namespaceName;
         const port = String(BOOKINFO_PORT);
@@ -181,7 +181,7 @@ export class BookinfoAuthorization extends pulumi.ComponentResource {
             this.policies["bookinfo-ingress"] = new AuthorizationPolicy(`${name}-ingress`, {
                 metadata: { name: "bookinfo-ingress", namespace: release.namespace.apply((ns) => ns!) },
                 spec: gatewayRules.apply((r) => ({ selector: { matchLabels: { ...args.gateway.selector } }, action: "ALLOW" as const, rules: r })),
-            }, { ...policyOpts, dependsOn: [args.controlPlane.release, args.gateway.release] });
+            }, { ...policyOpts, dependsOn: [...args.validation.readyBefore, args.gateway.release] });
             allows.push(this.policies["bookinfo-ingress"]);
             allowed["bookinfo-ingress"] = gatewayRules;
         }
@@ -189,7 +189,7 @@ export class BookinfoAuthorization extends pulumi.ComponentResource {
         this.policies["default-deny"] = new AuthorizationPolicy(`${name}-default-deny`, {
             metadata: { name: "default-deny", namespace },
             spec: {},
-        }, { ...policyOpts, dependsOn: [args.controlPlane.release, ...allows] });
+        }, { ...policyOpts, dependsOn: [...args.validation.readyBefore, ...allows] });
 
         this.allowed = pulumi.all(allowed).apply((all) => Object.fromEntries(Object.entries(all).map(([policy, policyRules]) =>
             [policy, policyRules.map(describeRule)])));

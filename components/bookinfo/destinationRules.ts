@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IstioControlPlane } from "../istio/controlPlane";
+import { IstioValidation } from "../istio/defaultValidator";
 import { DestinationRule } from "../istio/resources";
 
 /** Bookinfo's services and the subsets (versions) the sample's destination rules declare. */
@@ -14,8 +14,8 @@ export const BOOKINFO_SUBSETS: ReadonlyArray<{ host: string; versions: string[] 
 export interface BookinfoDestinationRulesArgs {
     /** The Kubernetes provider of the target cluster. */
     provider: k8s.Provider;
-    /** The control plane, whose validation webhook admits these custom resources. */
-    controlPlane: IstioControlPlane;
+    /** The default validation webhook (ready), which admits these custom resources. */
+    validation: IstioValidation;
     /** Bookinfo's namespace. */
     namespace: pulumi.Input<string>;
     /**
@@ -42,7 +42,7 @@ export class BookinfoDestinationRules extends pulumi.ComponentResource {
                     ...(mtls ? { trafficPolicy: { tls: { mode: "ISTIO_MUTUAL" } } } : {}),
                     subsets: versions.map((version) => ({ name: version, labels: { version } })),
                 },
-            }, { parent: this, provider: args.provider, dependsOn: [args.controlPlane.release] });
+            }, { parent: this, provider: args.provider, dependsOn: args.validation.readyBefore });
         }
         this.registerOutputs({});
     }

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IstioControlPlane } from "../istio/controlPlane";
+import { IstioValidation } from "../istio/defaultValidator";
 import { IstioIngressGateway } from "../istio/ingressGateway";
 import { Gateway, VirtualService } from "../istio/resources";
 import { BOOKINFO_PORT } from "./app";
@@ -8,8 +8,8 @@ import { BOOKINFO_PORT } from "./app";
 export interface BookinfoIngressArgs {
     /** The Kubernetes provider of the target cluster. */
     provider: k8s.Provider;
-    /** The control plane, whose validation webhook admits these custom resources. */
-    controlPlane: IstioControlPlane;
+    /** The default validation webhook (ready), which admits these custom resources. */
+    validation: IstioValidation;
     /** The ingress gateway that serves Bookinfo: its pod labels and HTTP port shape the `Gateway`. */
     gateway: IstioIngressGateway;
     /** Bookinfo's namespace. */
@@ -42,7 +42,7 @@ export class BookinfoIngress extends pulumi.ComponentResource {
                 selector: { ...args.gateway.selector },
                 servers: [{ port: { number: port, name: "http", protocol: "HTTP" }, hosts }],
             },
-        }, { ...childOpts, dependsOn: [args.controlPlane.release, args.gateway.release] });
+        }, { ...childOpts, dependsOn: [...args.validation.readyBefore, args.gateway.release] });
 
         this.virtualService = new VirtualService(`${name}-virtualservice`, {
             metadata: { name: "bookinfo", namespace: args.namespace },
@@ -60,7 +60,7 @@ export class BookinfoIngress extends pulumi.ComponentResource {
                     route: [{ destination: { host: "productpage", port: { number: BOOKINFO_PORT } } }],
                 }],
             },
-        }, { ...childOpts, dependsOn: [args.controlPlane.release] });
+        }, { ...childOpts, dependsOn: args.validation.readyBefore });
 
         this.productPageUrl = args.gateway.address.apply((address) =>
             address === undefined ? undefined : `http://${address}${port === 80 ? "" : `:${port}`}/productpage`);

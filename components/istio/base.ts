@@ -7,16 +7,13 @@ export interface IstioBaseArgs {
     provider: k8s.Provider;
     /** Where the charts come from and which Istio release to install. */
     charts: IstioChartSource;
-    /** The control-plane revision the default validation webhook points at; unset for the default revision. */
-    defaultRevision?: string;
     /** Seconds Helm waits for the release's objects. Defaults to 600. */
     timeoutSeconds?: number;
 }
 
 /**
  * Istio's cluster-wide base: the `istio-system` namespace and the `base` chart (release `istio-base`), which
- * installs every Istio CRD and the default validation webhook. Everything that creates an Istio custom resource
- * depends on `release`.
+ * installs every Istio CRD (its default validation webhook is `IstioDefaultValidator`'s, not the chart's).
  *
  * Helm keeps the CRDs when the release is uninstalled (`helm.sh/resource-policy: keep`), as Istio documents, so
  * `pulumi destroy` leaves them in the cluster; delete them with
@@ -43,7 +40,8 @@ export class IstioBase extends pulumi.ComponentResource {
             name: "istio-base",
             namespace: this.namespaceName,
             ...chartReleaseArgs("base", args.charts),
-            values: { defaultRevision: args.defaultRevision ?? "default" },
+            // The default validation webhook is IstioDefaultValidator's, created once its istiod is ready.
+            values: { defaultRevision: "" },
             timeout: args.timeoutSeconds ?? 600,
         }, childOpts);
 

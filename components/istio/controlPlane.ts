@@ -64,7 +64,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
     public readonly serviceName: string;
     /** Injection straight from this revision (`istio.io/rev=<revision>`, or the default revision's labels). */
     public readonly injection: SidecarInjection;
-    /** The Istio root namespace istiod runs in, with a dependency on the ready control plane. */
+    /** The Istio root namespace istiod runs in. */
     public readonly namespaceName: pulumi.Output<string>;
 
     constructor(name: string, args: IstioControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -94,11 +94,13 @@ export class IstioControlPlane extends pulumi.ComponentResource {
             timeout: args.timeoutSeconds ?? 600,
         }, { parent: this, provider: args.provider, dependsOn: [args.base.release] });
 
-        this.namespaceName = this.release.status.namespace.apply((ns) => ns!);
+        // The base's namespace (known in every preview), not the release's status (unknown while it changes).
+        this.namespaceName = args.base.namespaceName;
         this.injection = {
             selector: args.revision,
             ...injectionLabels(args.revision),
-            workloadAnnotations: { [CONTROL_PLANE_ANNOTATION]: `${this.serviceName}@${this.version}` },
+            // With CNI, a different sidecar (no istio-init): turning it on or off rolls the workloads too.
+            workloadAnnotations: { [CONTROL_PLANE_ANNOTATION]: `${this.serviceName}@${this.version}${args.cni ? "+cni" : ""}` },
             readyBefore: [this.release],
         };
 

@@ -1,13 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IstioControlPlane } from "./controlPlane";
+import { IstioValidation } from "./defaultValidator";
 import { AuthorizationPolicy } from "./resources";
 
 export interface MeshDefaultDenyArgs {
     /** The Kubernetes provider of the target cluster. */
     provider: k8s.Provider;
-    /** The control plane: its root namespace, and its validation webhook, which admits the policy. */
-    controlPlane: IstioControlPlane;
+    /** The root namespace, and the default validation webhook, which admits the policy. */
+    validation: IstioValidation;
     /**
      * What must exist first, and go last: the ALLOW policies (or components holding them) that the mesh's workloads
      * need, e.g. `BookinfoAuthorization`. Without them nothing in the mesh answers anyone.
@@ -31,9 +31,9 @@ export class MeshDefaultDeny extends pulumi.ComponentResource {
     constructor(name: string, args: MeshDefaultDenyArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:istio:MeshDefaultDeny", name, {}, opts);
         this.policy = new AuthorizationPolicy(`${name}-default-deny`, {
-            metadata: { name: "default-deny", namespace: args.controlPlane.namespaceName },
+            metadata: { name: "default-deny", namespace: args.validation.rootNamespace },
             spec: {},
-        }, { parent: this, provider: args.provider, dependsOn: [args.controlPlane.release, ...args.after ?? []] });
+        }, { parent: this, provider: args.provider, dependsOn: [...args.validation.readyBefore, ...args.after ?? []] });
         this.registerOutputs({});
     }
 }

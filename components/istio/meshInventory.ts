@@ -26,6 +26,8 @@ export interface InjectedPod {
     revision: string;
     /** The tag of its proxy image (the Istio release of its sidecar). */
     proxyVersion: string;
+    /** Its `app` label, if any. */
+    app?: string;
 }
 
 export interface MeshInventory {
@@ -54,7 +56,8 @@ export function injectedPod(pod: V1Pod): InjectedPod | undefined {
         // an annotation written by something else: count it as the default revision's
     }
     const proxy = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])].find((c) => c.name === "istio-proxy");
-    return { namespace: pod.metadata?.namespace ?? "", name: pod.metadata?.name ?? "", revision, proxyVersion: imageTag(proxy?.image) };
+    const app = pod.metadata?.labels?.app;
+    return { namespace: pod.metadata?.namespace ?? "", name: pod.metadata?.name ?? "", revision, proxyVersion: imageTag(proxy?.image), ...(app ? { app } : {}) };
 }
 
 async function inventory(namespaces: string[]): Promise<MeshInventory> {

@@ -1,13 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IstioControlPlane } from "./controlPlane";
+import { IstioValidation } from "./defaultValidator";
 import { PeerAuthentication } from "./resources";
 
 export interface MeshMtlsArgs {
     /** The Kubernetes provider of the target cluster. */
     provider: k8s.Provider;
-    /** The control plane: its root namespace, and its validation webhook, which must answer first. */
-    controlPlane: IstioControlPlane;
+    /** The root namespace, and the default validation webhook, which must answer first. */
+    validation: IstioValidation;
     /** `STRICT` (only mutual TLS between workloads) or `PERMISSIVE` (mutual TLS and plain text). Defaults to `STRICT`. */
     mode?: "STRICT" | "PERMISSIVE";
 }
@@ -23,9 +23,9 @@ export class MeshMtls extends pulumi.ComponentResource {
     constructor(name: string, args: MeshMtlsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:istio:MeshMtls", name, {}, opts);
         this.peerAuthentication = new PeerAuthentication(`${name}-default`, {
-            metadata: { name: "default", namespace: args.controlPlane.namespaceName },
+            metadata: { name: "default", namespace: args.validation.rootNamespace },
             spec: { mtls: { mode: args.mode ?? "STRICT" } },
-        }, { parent: this, provider: args.provider, dependsOn: [args.controlPlane.release] });
+        }, { parent: this, provider: args.provider, dependsOn: args.validation.readyBefore });
         this.registerOutputs({});
     }
 }

@@ -14,7 +14,7 @@
  *
  * stdout carries no secret; errors are one line, `namespace-labels: <step>: <reason>`, with exit status 1.
  */
-import { CoreV1Api, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { CoreV1Api, PatchStrategy, V1ManagedFieldsEntry, setHeaderOptions } from "@kubernetes/client-node";
 import { StepError, apiMessage as reason, isNotFound, kubeconfigFromEnv, requiredEnv as required, runScript } from "./kubeApi";
 
 /** What `remove` prints and `restore` reads. */
@@ -35,6 +35,15 @@ function previous(namespace: string): Record<string, string> {
     } catch {
         return {};
     }
+}
+
+/** Whether every field manager that set this label is a Pulumi Kubernetes provider's. */
+function onlyPulumiOwns(managedFields: V1ManagedFieldsEntry[], label: string): boolean {
+    const owners = managedFields.filter((entry) => {
+        const labels = ((entry.fieldsV1 as Record<string, Record<string, unknown>> | undefined)?.["f:metadata"]?.["f:labels"] ?? {}) as Record<string, unknown>;
+        return `f:${label}` in labels;
+    }).map((entry) => entry.manager ?? "");
+    return owners.length > 0 && owners.every((manager) => manager.startsWith("pulumi-kubernetes"));
 }
 
 async function patchLabels(api: CoreV1Api, namespace: string, labels: Record<string, string | null>): Promise<void> {
@@ -62,13 +71,17 @@ async function main(operation: string | undefined): Promise<void> {
         const labels = current.metadata?.labels ?? {};
         const found = Object.fromEntries(Object.entries(rules)
             .filter(([k, keep]) => labels[k] !== undefined && labels[k] !== keep).map(([k]) => [k, labels[k]]));
+        // A label only this program's own patches set (a label of an earlier configuration) is not the namespace's
+        // own: it goes, but is not put back on destroy.
+        const programs = Object.keys(found).filter((k) => onlyPulumiOwns(current.metadata?.managedFields ?? [], k));
         if (Object.keys(found).length > 0) {
             await patchLabels(api, namespace, Object.fromEntries(Object.keys(found).map((k) => [k, null]))).catch((e: unknown) => {
                 throw new StepError(`removing label(s) ${Object.keys(found).join(", ")} from namespace ${namespace}: ${reason(e)}`);
             });
             process.stderr.write(`namespace-labels: removed ${Object.entries(found).map(([k, v]) => `${k}=${v}`).join(", ")} from namespace ${namespace}\n`);
         }
-        const result: RemovedLabels = { namespace, removed: { ...found, ...known } };
+        const original = Object.fromEntries(Object.entries(found).filter(([k]) => !programs.includes(k)));
+        const result: RemovedLabels = { namespace, removed: { ...original, ...known } };
         process.stdout.write(`${JSON.stringify(result)}\n`);
         return;
     }

@@ -5,26 +5,34 @@ import { MeshInventory } from "./meshInventory";
 /** How the command provider runs the inventory script (from the project directory). */
 export const MESH_INVENTORY_INTERPRETER = ["node", "components/launcher/run.js", "components/istio/meshInventory.ts"];
 
+/** Workloads the program owns: a namespace's pods (all of them, or those with one of these `app` labels). */
+export interface OwnWorkloads {
+    namespace: string;
+    /** Only pods with one of these `app` labels; unset: every pod of the namespace. */
+    apps?: readonly string[];
+}
+
 export interface RevisionGuardArgs {
     /** The cluster's kubeconfig (a secret). Unknown (a cluster not created yet): nothing is checked. */
     kubeconfig: pulumi.Input<string>;
     /** The revisions the program keeps (`default` for the unnamed one). */
     keep: string[];
-    /** Namespaces whose workloads the program owns and rolls itself before an old control plane goes. */
-    ownNamespaces: string[];
+    /** The workloads the program owns and rolls itself before an old control plane goes. */
+    own: OwnWorkloads[];
     /** The Istio root namespace. Defaults to `istio-system`. */
     rootNamespace?: string;
 }
 
 /**
- * Which pods keep a control plane that is about to be removed in use: those the revision injected, outside the
- * namespaces whose workloads the program rolls onto another revision itself (before it removes the old one).
+ * Which pods keep a control plane that is about to be removed in use: those the revision injected, except the
+ * program's own workloads, which it rolls onto another revision itself before it removes the old one.
  */
-export function revisionsInUse(inventory: MeshInventory, keep: string[], ownNamespaces: string[]): Record<string, string[]> {
+export function revisionsInUse(inventory: MeshInventory, keep: string[], own: OwnWorkloads[]): Record<string, string[]> {
     const removed = inventory.revisions.map((r) => r.revision).filter((r) => !keep.includes(r));
+    const owned = (pod: MeshInventory["pods"][number]) => own.some((o) => o.namespace === pod.namespace && (o.apps === undefined || (pod.app !== undefined && o.apps.includes(pod.app))));
     const inUse: Record<string, string[]> = {};
     for (const pod of inventory.pods) {
-        if (removed.includes(pod.revision) && !ownNamespaces.includes(pod.namespace)) {
+        if (removed.includes(pod.revision) && !owned(pod)) {
             (inUse[pod.revision] ??= []).push(`${pod.namespace}/${pod.name}`);
         }
     }
@@ -37,19 +45,8 @@ export function revisionsInUse(inventory: MeshInventory, keep: string[], ownName
  * that the configuration no longer lists still injects running pods the program does not roll itself.
  */
 export function guardRevisionRemoval(args: RevisionGuardArgs, opts?: pulumi.InvokeOutputOptions): pulumi.Output<MeshInventory> {
-    const result = command.local.runOutput({
-        interpreter: MESH_INVENTORY_INTERPRETER,
-        command: "inventory",
-        environment: {
-            MESH_INVENTORY_KUBECONFIG: pulumi.secret(args.kubeconfig),
-            MESH_INVENTORY_ROOT_NAMESPACE: args.rootNamespace ?? "istio-system",
-        },
-        logging: "stderr",
-        addPreviousOutputInEnv: false,
-    }, opts);
-    return pulumi.unsecret(result.stdout).apply((stdout) => {
-        const inventory = JSON.parse(stdout) as MeshInventory;
-        const problem = removalProblem(inventory, args.keep, args.ownNamespaces);
+    return readMeshInventory({ kubeconfig: args.kubeconfig, rootNamespace: args.rootNamespace }, opts).apply((inventory) => {
+        const problem = removalProblem(inventory, args.keep, args.own);
         if (problem !== undefined) {
             throw new pulumi.RunError(problem);
         }
@@ -57,9 +54,31 @@ export function guardRevisionRemoval(args: RevisionGuardArgs, opts?: pulumi.Invo
     });
 }
 
+/**
+ * Runs the inventory script (components/istio/meshInventory.ts) as a read-only command, on every preview and
+ * update; nothing of it is stored. `namespaces`: only their pods; unset: every pod of the cluster.
+ */
+export function readMeshInventory(
+    args: { kubeconfig: pulumi.Input<string>; namespaces?: pulumi.Input<string>[]; rootNamespace?: string },
+    opts?: pulumi.InvokeOutputOptions,
+): pulumi.Output<MeshInventory> {
+    const result = command.local.runOutput({
+        interpreter: MESH_INVENTORY_INTERPRETER,
+        command: "inventory",
+        environment: {
+            MESH_INVENTORY_KUBECONFIG: pulumi.secret(args.kubeconfig),
+            MESH_INVENTORY_ROOT_NAMESPACE: args.rootNamespace ?? "istio-system",
+            ...(args.namespaces ? { MESH_INVENTORY_NAMESPACES: pulumi.all(args.namespaces).apply((ns) => ns.join(",")) } : {}),
+        },
+        logging: "stderr",
+        addPreviousOutputInEnv: false,
+    }, opts);
+    return pulumi.unsecret(result.stdout).apply((stdout) => JSON.parse(stdout) as MeshInventory);
+}
+
 /** The error for removing control planes that pods still use, or undefined when none is. */
-export function removalProblem(inventory: MeshInventory, keep: string[], ownNamespaces: string[]): string | undefined {
-    const problems = Object.entries(revisionsInUse(inventory, keep, ownNamespaces)).map(([revision, pods]) =>
+export function removalProblem(inventory: MeshInventory, keep: string[], own: OwnWorkloads[]): string | undefined {
+    const problems = Object.entries(revisionsInUse(inventory, keep, own)).map(([revision, pods]) =>
         `control plane ${revision} is still used by ${pods.length} pod(s): ${pods.slice(0, 5).join(", ")}${pods.length > 5 ? ", …" : ""}`);
     return problems.length === 0 ? undefined : `refusing to remove a control plane in use: ${problems.join("; ")}. ` +
         "Restart those workloads onto a remaining revision first (e.g. `kubectl rollout restart deployment -n <namespace>`), then run again; " +

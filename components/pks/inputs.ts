@@ -10,6 +10,7 @@ import { ClusterSpec, NetworkProfileDocument, PKSCTL_ENV } from "./contract";
 import { describeIssues, parseJson } from "./documents";
 import { MalformedOutput, PksctlError } from "./errors";
 import { DEFAULT_RETRY, RetryPolicy } from "./retry";
+import { PKS_NAME, PKS_NAME_RULE, PKS_TAG_KEY, PKS_TAG_PART } from "./names";
 
 /** The operations pksctl performs, one per command-provider lifecycle step. */
 export const OPERATIONS = [
@@ -47,18 +48,12 @@ export interface PksctlInputs {
 
 const show = (value: unknown) => JSON.stringify(value);
 
-/** PKS names (clusters, network profiles): as the program's configuration checks them. */
-const NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/;
-const NAME_RULE = "1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
 /** A single-line value that cannot be taken for a flag. */
 const ARGUMENT = /^[^-\s]([^\r\n]*\S)?$/;
 const ARGUMENT_RULE = "one line that does not start with '-' or a space";
-const TAG_PART = /^[^":,\r\n]+$/;
-/** A tag key also starts the `--tags` value, so it must not start with '-'. */
-const TAG_KEY = /^[^-":,\r\n][^":,\r\n]*$/;
 
 const pksName = (what: string) =>
-    z.string().regex(NAME, { error: (issue) => `${show(issue.input)} is not a valid ${what} name: expected ${NAME_RULE}` });
+    z.string().regex(PKS_NAME, { error: (issue) => `${show(issue.input)} is not a valid ${what} name: expected ${PKS_NAME_RULE}` });
 const argument = (what: string) =>
     z.string().regex(ARGUMENT, { error: (issue) => `${show(issue.input)} is not a valid ${what}: expected ${ARGUMENT_RULE}` });
 
@@ -69,8 +64,8 @@ const clusterSpec = z.strictObject({
     numNodes: z.number().int().min(1).optional(),
     networkProfile: pksName("network profile").optional(),
     tags: z.record(
-        z.string().regex(TAG_KEY, { error: "tag keys must be non-empty, not start with '-' and contain no '\"', ':' or ','" }),
-        z.string().regex(TAG_PART, { error: "tag values must be non-empty and contain no '\"', ':' or ','" }).max(80),
+        z.string().regex(PKS_TAG_KEY, { error: "tag keys must be non-empty, not start with '-' and contain no '\"', ':' or ','" }),
+        z.string().regex(PKS_TAG_PART, { error: "tag values must be non-empty and contain no '\"', ':' or ','" }).max(80),
     ).optional(),
 });
 

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IstioControlPlane } from "../istio/controlPlane";
+import { IstioValidation } from "../istio/defaultValidator";
 import { Telemetry, TelemetrySpec } from "../istio/resources";
 import { JAEGER_COLLECTOR } from "./manifests";
 
@@ -24,8 +24,8 @@ export function tracingExtensionProvider(backend: TracingBackend, rootNamespace 
 export interface MeshTelemetryArgs {
     /** The Kubernetes provider of the target cluster. */
     provider: k8s.Provider;
-    /** The control plane: its root namespace, and its validation webhook, which admits the Telemetry. */
-    controlPlane: IstioControlPlane;
+    /** The root namespace, and the default validation webhook, which admits the Telemetry. */
+    validation: IstioValidation;
     /** Report the standard Istio metrics to Prometheus (the built-in `prometheus` provider). */
     metrics?: boolean;
     /**
@@ -61,9 +61,9 @@ export class MeshTelemetry extends pulumi.ComponentResource {
             accessLogging: [{ providers: [{ name: "envoy" }], disabled: !args.accessLogging }],
         };
         this.telemetry = new Telemetry(`${name}-default`, {
-            metadata: { name: "mesh-default", namespace: args.controlPlane.namespaceName },
+            metadata: { name: "mesh-default", namespace: args.validation.rootNamespace },
             spec: this.spec,
-        }, { parent: this, provider: args.provider, dependsOn: [args.controlPlane.release] });
+        }, { parent: this, provider: args.provider, dependsOn: args.validation.readyBefore });
         this.registerOutputs({});
     }
 }

@@ -11,6 +11,7 @@ import { BOOKINFO_CALLS, BookinfoAuthorization, routedPaths } from "../../compon
 import { BookinfoIngress } from "../../components/bookinfo/ingress";
 import { IstioBase } from "../../components/istio/base";
 import { IstioControlPlane } from "../../components/istio/controlPlane";
+import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { IstioIngressGateway } from "../../components/istio/ingressGateway";
 import { AuthorizationPolicySpec } from "../../components/istio/resources";
 import { Recorder, Registered, mocks, unwrap, useMocks } from "../harness";
@@ -26,13 +27,14 @@ async function secure(recorder: Recorder, options: { namespace?: string; trustDo
     const controlPlane = new IstioControlPlane("istio", { provider, charts, base });
     const gateway = new IstioIngressGateway("istio", { provider, charts, injection: controlPlane.injection });
     const app = new BookinfoApp("bookinfo", { provider, injection: controlPlane.injection, namespace: options.namespace });
-    const ingress = new BookinfoIngress("bookinfo", { provider, controlPlane, gateway, namespace: app.namespaceName });
+    const { validation } = new IstioDefaultValidator("istio", { provider, controlPlane });
+    const ingress = new BookinfoIngress("bookinfo", { provider, validation, gateway, namespace: app.namespaceName });
     const authorization = new BookinfoAuthorization("bookinfo", {
-        provider, controlPlane, app, ingress, gateway, trustDomain: options.trustDomain, allowAtGateway: options.allowAtGateway,
+        provider, validation, app, ingress, gateway, trustDomain: options.trustDomain, allowAtGateway: options.allowAtGateway,
     }, recorder.opts());
     await recorder.settle();
     await unwrap(authorization.allowed);
-    return { controlPlane, gateway, app, authorization };
+    return { controlPlane, validation, gateway, app, authorization };
 }
 
 const policy = (name: string): { metadata: { name: string; namespace: string }; spec: AuthorizationPolicySpec } =>
@@ -108,12 +110,12 @@ describe("BookinfoAuthorization", () => {
 
     it("creates default-deny after the ALLOW policies, so destroy deletes it first", async () => {
         const recorder = new Recorder();
-        const { controlPlane, authorization } = await secure(recorder);
+        const { validation, authorization } = await secure(recorder);
         const deps = recorder.explicitDependencies(POLICY, "bookinfo-default-deny");
-        expect(deps).to.include(controlPlane.release);
+        expect(deps).to.include.members(validation.readyBefore);
         for (const name of ["productpage", "details", "reviews", "ratings"]) {
             expect(deps, name).to.include(authorization.policies[name]);
-            expect(recorder.explicitDependencies(POLICY, `bookinfo-${name}`), name).to.deep.equal([controlPlane.release]);
+            expect(recorder.explicitDependencies(POLICY, `bookinfo-${name}`), name).to.deep.equal(validation.readyBefore);
         }
     });
 

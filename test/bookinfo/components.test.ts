@@ -9,6 +9,7 @@ import { BookinfoDestinationRules } from "../../components/bookinfo/destinationR
 import { BookinfoIngress } from "../../components/bookinfo/ingress";
 import { IstioBase } from "../../components/istio/base";
 import { IstioControlPlane } from "../../components/istio/controlPlane";
+import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { IstioIngressGateway } from "../../components/istio/ingressGateway";
 import { LB_ADDRESS, Recorder, Registered, dependenciesOf, isSecretValue, mocks, unwrap, useMocks } from "../harness";
 import { isManifest, validateManifest, validateManifests } from "../validate";
@@ -67,12 +68,13 @@ function gatewayProblems(gateway: GatewayManifest, releaseName: string, values: 
 
 async function deploy(recorder: Recorder, app: Partial<BookinfoAppArgs> = {}, revision?: string, mtls?: boolean) {
     const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
-    const base = new IstioBase("istio", { provider, charts, defaultRevision: revision });
+    const base = new IstioBase("istio", { provider, charts });
     const controlPlane = new IstioControlPlane("istio", { provider, charts, base, revision });
     const gateway = new IstioIngressGateway("istio", { provider, charts, injection: controlPlane.injection });
+    const { validation } = new IstioDefaultValidator("istio", { provider, controlPlane });
     const bookinfo = new BookinfoApp("bookinfo", { provider, injection: controlPlane.injection, ...app }, recorder.opts());
-    const ingress = new BookinfoIngress("bookinfo", { provider, controlPlane, gateway, namespace: bookinfo.namespaceName }, recorder.opts());
-    const rules = new BookinfoDestinationRules("bookinfo", { provider, controlPlane, namespace: bookinfo.namespaceName, mtls }, recorder.opts());
+    const ingress = new BookinfoIngress("bookinfo", { provider, validation, gateway, namespace: bookinfo.namespaceName }, recorder.opts());
+    const rules = new BookinfoDestinationRules("bookinfo", { provider, validation, namespace: bookinfo.namespaceName, mtls }, recorder.opts());
     await recorder.settle();
     await unwrap(gateway.address);
     return { provider, controlPlane, gateway, bookinfo, ingress, rules };

@@ -71,4 +71,21 @@ describe("end to end: an existing cluster and namespace with a control-plane rev
         expect(await labels()).to.deep.equal({ "istio-injection": "enabled", team: "shop", "kubernetes.io/metadata.name": NAMESPACE });
         expect(await cluster.names("/apis/apps/v1/namespaces/shop/deployments")).to.deep.equal([]);
     });
+
+    it("does not count a label of its own earlier configuration as the namespace's: nothing to give back", async () => {
+        // Another namespace, unlabelled, first on the default revision (the program labels it istio-injection=enabled)…
+        const created = await cluster.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "lab" } });
+        expect(created.status).to.equal(201);
+        const lab = async () => (await cluster.json<{ metadata: { labels?: Record<string, string> } }>("/api/v1/namespaces/lab")).metadata.labels ?? {};
+        await stack.setAllConfig({ [`${P}bookinfoNamespace`]: { value: "lab" } });
+        await stack.removeConfig(`${P}istioRevision`);
+        await stack.up({ onOutput: recorder().onOutput });
+        expect(await lab()).to.include({ "istio-injection": "enabled" });
+        // … then on a revision: the label goes, and, being the program's own, is not put back on destroy.
+        await stack.setConfig(`${P}istioRevision`, { value: "canary" });
+        await stack.up({ onOutput: recorder().onOutput });
+        expect(await lab()).to.include({ "istio.io/rev": "canary" }).and.not.have.property("istio-injection");
+        await stack.destroy({ onOutput: recorder().onOutput });
+        expect(await lab()).to.deep.equal({ "kubernetes.io/metadata.name": "lab" });
+    });
 });

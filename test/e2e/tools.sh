@@ -58,7 +58,11 @@ build() {
         log "building $name $version (a first build takes minutes)"
         rm -rf "$dir"
         mkdir -p "$dir/bin"
-        if ! (cd "$work" && "build_$name" "$dir" "$version") >"$work.log" 2>&1; then
+        # (In a condition, `set -e` does not stop the build function: every output is checked afterwards too.)
+        local built=1
+        (cd "$work" && "build_$name" "$dir" "$version") >"$work.log" 2>&1 || built=0
+        for b in "$@"; do [ -e "$dir/bin/$b" ] || built=0; done
+        if [ "$built" = 0 ]; then
             tail -n 40 "$work.log" >&2
             rm -rf "$dir"
             log "building $name $version failed (full log: $work.log)"

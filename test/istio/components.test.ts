@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { IstioBase } from "../../components/istio/base";
 import { chartReleaseArgs } from "../../components/istio/chart";
 import { IstioControlPlane } from "../../components/istio/controlPlane";
+import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { GATEWAY_RELEASE_NAME, IstioIngressGateway } from "../../components/istio/ingressGateway";
 import { MeshMtls } from "../../components/istio/meshMtls";
 import { LB_ADDRESS, Recorder, Registered, dependenciesOf, mocks, unwrap, useMocks } from "../harness";
@@ -25,12 +26,13 @@ function gatewayChartSelector(releaseName: string, values: { labels?: Record<str
 
 async function mesh(recorder: Recorder, controlPlane: Partial<ConstructorParameters<typeof IstioControlPlane>[1]> = {}, serviceType?: "LoadBalancer" | "NodePort") {
     const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
-    const base = new IstioBase("istio", { provider, charts, defaultRevision: controlPlane.revision }, recorder.opts());
+    const base = new IstioBase("istio", { provider, charts }, recorder.opts());
     const cp = new IstioControlPlane("istio", { provider, charts, base, ...controlPlane }, recorder.opts());
     const gateway = new IstioIngressGateway("istio", { provider, charts, injection: cp.injection, serviceType }, recorder.opts());
-    const mtls = new MeshMtls("mesh", { provider, controlPlane: cp }, recorder.opts());
+    const validator = new IstioDefaultValidator("istio", { provider, controlPlane: cp }, recorder.opts());
+    const mtls = new MeshMtls("mesh", { provider, validation: validator.validation }, recorder.opts());
     await recorder.settle();
-    return { provider, base, cp, gateway, mtls, providerRef: `${await unwrap(provider.urn)}::${await unwrap(provider.id)}` };
+    return { provider, base, cp, validator, gateway, mtls, providerRef: `${await unwrap(provider.urn)}::${await unwrap(provider.id)}` };
 }
 
 describe("Istio charts", () => {
@@ -53,7 +55,8 @@ describe("Istio components", () => {
 
         const baseRelease = mocks.find(RELEASE, "istio-istio-base");
         expect(baseRelease.inputs).to.deep.include({ name: "istio-base", namespace: "istio-system", chart: "base", version: "1.30.3", repositoryOpts: { repo: charts.repository } });
-        expect(baseRelease.inputs.values).to.deep.equal({ defaultRevision: "default" });
+        // The chart's own default validator would call an istiod not installed yet; IstioDefaultValidator's waits.
+        expect(baseRelease.inputs.values).to.deep.equal({ defaultRevision: "" });
         const istiod = mocks.find(RELEASE, "istio-istiod");
         expect(istiod.inputs).to.deep.include({ name: "istiod", namespace: "istio-system", chart: "istiod", version: "1.30.3" });
         const gatewayRelease = mocks.find(RELEASE, "istio-gateway");
@@ -74,7 +77,8 @@ describe("Istio components", () => {
     });
 
     it("gives istiod replicas, resources, hub and revision per stack", async () => {
-        await mesh(new Recorder(), {
+        const recorder2 = new Recorder();
+        const { cp: canaryPlane } = await mesh(recorder2, {
             revision: "canary", imageHub: "harbor.example.com/istio", replicas: 2,
             resources: { requests: { cpu: "1", memory: "2Gi" } },
         });
@@ -87,7 +91,13 @@ describe("Istio components", () => {
         // The istiod chart leaves the replica count to its autoscaler (HPA autoscaleMin..autoscaleMax) and creates
         // its PodDisruptionBudget only when autoscaleMin > 1.
         expect((istiod.inputs.values as { autoscaleMin: number }).autoscaleMin).to.be.greaterThan(1);
-        expect(mocks.find(RELEASE, "istio-istio-base").inputs.values).to.deep.equal({ defaultRevision: "canary" });
+        expect(mocks.find(RELEASE, "istio-istio-base").inputs.values).to.deep.equal({ defaultRevision: "" });
+        const validator = mocks.find("kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration", "istio-webhook");
+        expect(validator.inputs.metadata).to.deep.include({ name: "istiod-default-validator", labels: { app: "istiod", istio: "istiod", "istio.io/rev": "canary" } });
+        expect((validator.inputs.webhooks as Array<{ clientConfig: unknown; failurePolicy: string }>)[0]).to.deep.include({
+            clientConfig: { service: { name: "istiod-canary", namespace: "istio-system", path: "/validate" } }, failurePolicy: "Fail",
+        });
+        expect(recorder2.explicitDependencies("kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration", "istio-webhook")).to.deep.equal([canaryPlane.release]);
         expect((mocks.find(RELEASE, "istio-gateway").inputs.values as { revision: string }).revision).to.equal("canary");
     });
 
@@ -143,18 +153,18 @@ describe("Istio components", () => {
 
     it("enforces mesh-wide mutual TLS with the default PeerAuthentication in the root namespace", async () => {
         const recorder = new Recorder();
-        const { cp } = await mesh(recorder);
+        const { cp, validator } = await mesh(recorder);
         const pa = mocks.find("kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-default");
         expect(pa.inputs).to.deep.equal({
             apiVersion: "security.istio.io/v1", kind: "PeerAuthentication",
             metadata: { name: "default", namespace: "istio-system" }, spec: { mtls: { mode: "STRICT" } },
         });
         // istiod's validation webhook, not only the CRDs, must be there first.
-        expect(recorder.explicitDependencies("kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-default")).to.deep.equal([cp.release]);
+        expect(recorder.explicitDependencies("kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-default")).to.deep.equal([cp.release, validator.webhook]);
 
         mocks.reset();
         const provider = new k8s.Provider("k8s2", { kubeconfig: "{}" });
-        new MeshMtls("permissive", { provider, controlPlane: cp, mode: "PERMISSIVE" });
+        new MeshMtls("permissive", { provider, validation: new IstioDefaultValidator("permissive", { provider, controlPlane: cp }).validation, mode: "PERMISSIVE" });
         await new Recorder().settle();
         await new Promise((resolve) => setTimeout(resolve, 50));
         expect((mocks.find("kubernetes:security.istio.io/v1:PeerAuthentication", "permissive-default").inputs.spec as { mtls: { mode: string } }).mtls.mode).to.equal("PERMISSIVE");
@@ -164,6 +174,7 @@ describe("Istio components", () => {
         await mesh(new Recorder());
         const manifests = mocks.registered.filter((r: Registered) => isManifest(r) && r.id === undefined);
         expect(manifests.map((m) => m.type).sort()).to.deep.equal([
+            "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration",
             "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Namespace", "kubernetes:security.istio.io/v1:PeerAuthentication",
         ]);
         validateManifests(manifests);

@@ -6,6 +6,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { expect } from "chai";
 import { IstioBase } from "../../components/istio/base";
 import { IstioControlPlane } from "../../components/istio/controlPlane";
+import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { MeshDefaultDeny } from "../../components/istio/meshDefaultDeny";
 import { AuthorizationPolicy } from "../../components/istio/resources";
 import { Recorder, mocks, useMocks } from "../harness";
@@ -24,12 +25,13 @@ describe("MeshDefaultDeny", () => {
         const base = new IstioBase("istio", { provider, charts });
         const controlPlane = new IstioControlPlane("istio", { provider, charts, base });
         const allow = new AuthorizationPolicy("allow", { metadata: { name: "allow", namespace: "shop" }, spec: { action: "ALLOW", rules: [{ to: [{ operation: { methods: ["GET"] } }] }] } }, { provider });
-        new MeshDefaultDeny("mesh", { provider, controlPlane, after: [allow] }, recorder.opts());
+        const { validation } = new IstioDefaultValidator("istio", { provider, controlPlane });
+        new MeshDefaultDeny("mesh", { provider, validation, after: [allow] }, recorder.opts());
         await recorder.settle();
         expect(mocks.find(POLICY, "mesh-default-deny").inputs).to.deep.equal({
             apiVersion: "security.istio.io/v1", kind: "AuthorizationPolicy", metadata: { name: "default-deny", namespace: "istio-system" }, spec: {},
         });
-        expect(recorder.explicitDependencies(POLICY, "mesh-default-deny")).to.deep.equal([controlPlane.release, allow]);
+        expect(recorder.explicitDependencies(POLICY, "mesh-default-deny")).to.deep.equal([controlPlane.release, validation.readyBefore[1], allow]);
         validateManifests(mocks.ofType(POLICY));
     });
 });

@@ -13,6 +13,7 @@ import { MeshNamespace, blockingLabels } from "../../components/istio/meshNamesp
 import { removalProblem, revisionsInUse } from "../../components/istio/revisionGuard";
 import { IstioRevisionTag } from "../../components/istio/revisionTag";
 import { Recorder, dependenciesOf, mocks, runProgram, unwrap, useMocks } from "../harness";
+import { isManifest, validateManifests } from "../validate";
 
 const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
 const RELEASE = "kubernetes:helm.sh/v3:Release";
@@ -28,7 +29,7 @@ interface Webhook {
 
 async function planes(recorder: Recorder, cni = false) {
     const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
-    const base = new IstioBase("istio", { provider, charts, defaultRevision: "1-30-3" });
+    const base = new IstioBase("istio", { provider, charts });
     const stable = new IstioControlPlane("istio-1-30-3", { provider, charts, base, revision: "1-30-3", cni }, recorder.opts());
     const canary = new IstioControlPlane("istio-1-31-0", { provider, charts: { ...charts, version: "1.31.0" }, base, revision: "1-31-0", cni }, recorder.opts());
     return { provider, base, stable, canary };
@@ -137,10 +138,15 @@ describe("the control-plane removal guard", () => {
             revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }],
             pods: [pod("bookinfo", "details-v1-x", "1-30-3"), pod("team-a", "api-1", "1-30-3"), pod("team-a", "api-2", "1-31-0"), pod("istio-ingress", "gw", "1-30-3")],
         };
-        expect(revisionsInUse(inventory, ["1-31-0"], ["bookinfo", "istio-ingress"])).to.deep.equal({ "1-30-3": ["team-a/api-1"] });
-        expect(revisionsInUse(inventory, ["1-30-3", "1-31-0"], ["bookinfo", "istio-ingress"])).to.deep.equal({});
+        const own = [{ namespace: "bookinfo" }, { namespace: "istio-ingress" }];
+        expect(revisionsInUse(inventory, ["1-31-0"], own)).to.deep.equal({ "1-30-3": ["team-a/api-1"] });
+        expect(revisionsInUse(inventory, ["1-30-3", "1-31-0"], own)).to.deep.equal({});
         // Revisions that are not installed are never "in use"; pods of the program's own namespaces roll first.
-        expect(revisionsInUse({ revisions: [{ revision: "1-30-3", version: "1.30.3" }], pods: [pod("bookinfo", "p", "1-30-3")] }, ["1-31-0"], ["bookinfo"])).to.deep.equal({});
+        expect(revisionsInUse({ revisions: [{ revision: "1-30-3", version: "1.30.3" }], pods: [pod("bookinfo", "p", "1-30-3")] }, ["1-31-0"], [{ namespace: "bookinfo" }])).to.deep.equal({});
+        // In a namespace the program does not own, only Bookinfo's own pods are its to roll.
+        const shared = { revisions: inventory.revisions, pods: [{ ...pod("default", "details-v1-x", "1-30-3"), app: "details" }, { ...pod("default", "cron-1", "1-30-3"), app: "cron" }, pod("default", "bare", "1-30-3")] };
+        expect(revisionsInUse(shared, ["1-31-0"], [{ namespace: "default", apps: ["details", "ratings", "reviews", "productpage"] }]))
+            .to.deep.equal({ "1-30-3": ["default/cron-1", "default/bare"] });
     });
 
     it("counts the proxies per namespace by revision and release", () => {
@@ -180,8 +186,10 @@ describe("the program with control planes side by side", function () {
             ["istio-istio-base", "istio-base", "1.31.0"], ["istio-1-30-3-istiod", "istiod-1-30-3", "1.30.3"],
             ["istio-1-31-0-istiod", "istiod-1-31-0", "1.31.0"], ["istio-gateway", "istio-ingressgateway", "1.31.0"],
         ]);
-        // The default validator follows the default tag.
-        expect(mocks.find(RELEASE, "istio-istio-base").inputs.values).to.deep.equal({ defaultRevision: "1-30-3" });
+        // The default validator follows the default tag (its own webhook, not the base chart's).
+        expect(mocks.find(RELEASE, "istio-istio-base").inputs.values).to.deep.equal({ defaultRevision: "" });
+        const validator = mocks.find("kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration", "istio-webhook");
+        expect((validator.inputs.metadata as { labels: Record<string, string> }).labels["istio.io/rev"]).to.equal("1-30-3");
         const targets = Object.fromEntries(mocks.ofType(MWC).map((m) => [(m.inputs.metadata as { name: string }).name, (m.inputs.metadata as { labels: Record<string, string> }).labels["istio.io/rev"]]));
         expect(targets).to.deep.equal({ "istio-revision-tag-prod-stable": "1-31-0", "istio-revision-tag-prod-canary": "1-31-0", "istio-revision-tag-default": "1-30-3" });
         expect((mocks.find("kubernetes:core/v1:Namespace", "bookinfo-namespace").inputs.metadata as { labels: unknown }).labels).to.deep.equal({ "istio.io/rev": "prod-stable" });
@@ -189,6 +197,8 @@ describe("the program with control planes side by side", function () {
         expect(template.metadata.annotations).to.include({ "pks-istio-mesh/control-plane": "istiod-1-31-0@1.31.0" });
         expect((mocks.find(RELEASE, "istio-gateway").inputs.values as { revision: string }).revision).to.equal("prod-stable");
         expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod-canary" } });
+        // Every manifest, the tags' webhooks and the default validator among them, passes its schema.
+        validateManifests(mocks.registered.filter((r) => isManifest(r) && r.type.startsWith("kubernetes:") && !r.id));
         expect(await unwrap((run.exports!.mesh as { controlPlanes: unknown }).controlPlanes)).to.deep.equal([
             { revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" },
         ]);
@@ -213,7 +223,7 @@ describe("the program with control planes side by side", function () {
             revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }],
             pods: [{ namespace: "team-a", name: "api-1", revision: "1-30-3", proxyVersion: "1.30.3" }],
         };
-        expect(removalProblem(inventory, ["1-31-0"], ["bookinfo", "istio-ingress"])).to.equal(
+        expect(removalProblem(inventory, ["1-31-0"], [{ namespace: "bookinfo" }, { namespace: "istio-ingress" }])).to.equal(
             "refusing to remove a control plane in use: control plane 1-30-3 is still used by 1 pod(s): team-a/api-1. " +
             "Restart those workloads onto a remaining revision first (e.g. `kubectl rollout restart deployment -n <namespace>`), then run again; or keep the revision in istioRevisions");
         expect(removalProblem(inventory, ["1-30-3", "1-31-0"], [])).to.equal(undefined);

@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import { IstioBase } from "../../components/istio/base";
 import { IstioControlPlane } from "../../components/istio/controlPlane";
+import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { meshConfigOf } from "../../components/istio/meshSettings";
 import {
     ManifestObject, TELEMETRY_ADDONS, TelemetryAddonName, addonUi, imagesOf, loadAddon, manifestLocation, parseManifest, publishedAddons,
@@ -105,7 +106,8 @@ describe("telemetry add-on manifests", () => {
 async function controlPlane() {
     const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
     const base = new IstioBase("istio", { provider, charts });
-    return { provider, controlPlane: new IstioControlPlane("istio", { provider, charts, base }) };
+    const cp = new IstioControlPlane("istio", { provider, charts, base });
+    return { provider, controlPlane: cp, validator: new IstioDefaultValidator("istio", { provider, controlPlane: cp }) };
 }
 
 describe("TelemetryAddon", () => {
@@ -143,8 +145,8 @@ describe("MeshTelemetry", () => {
 
     it("sets metrics, tracing and access logging mesh-wide with the Telemetry API", async () => {
         const recorder = new Recorder();
-        const { provider, controlPlane: cp } = await controlPlane();
-        new MeshTelemetry("telemetry", { provider, controlPlane: cp, metrics: true, tracing: { backend: "jaeger", samplingPercentage: 12.5 }, accessLogging: true }, recorder.opts());
+        const { provider, controlPlane: cp, validator } = await controlPlane();
+        new MeshTelemetry("telemetry", { provider, validation: validator.validation, metrics: true, tracing: { backend: "jaeger", samplingPercentage: 12.5 }, accessLogging: true }, recorder.opts());
         await recorder.settle();
         expect(mocks.find(TELEMETRY, "telemetry-default").inputs).to.deep.equal({
             apiVersion: "telemetry.istio.io/v1", kind: "Telemetry",
@@ -155,13 +157,13 @@ describe("MeshTelemetry", () => {
                 accessLogging: [{ providers: [{ name: "envoy" }], disabled: false }],
             },
         });
-        expect(recorder.explicitDependencies(TELEMETRY, "telemetry-default")).to.deep.equal([cp.release]);
+        expect(recorder.explicitDependencies(TELEMETRY, "telemetry-default")).to.deep.equal([cp.release, validator.webhook]);
     });
 
     it("turns access logging off explicitly, traces 1% by default, and passes Istio's CRDs", async () => {
-        const { provider, controlPlane: cp } = await controlPlane();
-        const off = new MeshTelemetry("off", { provider, controlPlane: cp });
-        const traced = new MeshTelemetry("traced", { provider, controlPlane: cp, tracing: { backend: "jaeger" } });
+        const { provider, validator } = await controlPlane();
+        const off = new MeshTelemetry("off", { provider, validation: validator.validation });
+        const traced = new MeshTelemetry("traced", { provider, validation: validator.validation, tracing: { backend: "jaeger" } });
         expect(off.spec).to.deep.equal({ accessLogging: [{ providers: [{ name: "envoy" }], disabled: true }] });
         expect(traced.spec.tracing).to.deep.equal([{ providers: [{ name: "jaeger" }], randomSamplingPercentage: 1 }]);
         await new Recorder().settle();

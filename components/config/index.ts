@@ -1,0 +1,279 @@
+/**
+ * The program's configuration. `loadConfig` reads the stack's configuration once, before any resource is
+ * registered, and either returns a typed `MeshConfig` or throws one error that lists every problem, naming the
+ * key, the bad value and what is allowed. The keys and their own rules are in schema.ts, the rules between keys
+ * in rules.ts.
+ */
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import { NetworkProfileParameters } from "../pks/networkProfile";
+import { Problem, compareVersions, crossChecks, kubeconfigServer, suggest } from "./rules";
+import { ConfigValues, PROJECT, SECRET_KEYS, configSchema } from "./schema";
+
+export { PROJECT, configSchema } from "./schema";
+
+/** Login and behaviour of the PKS CLI. */
+export interface PksConnectionConfig {
+    cli: string;
+    apiUrl: string;
+    username?: string;
+    password?: pulumi.Output<string>;
+    clientName?: string;
+    clientSecret?: pulumi.Output<string>;
+    skipTlsValidation: boolean;
+    caCert?: string;
+}
+
+export interface PksClusterConfig {
+    source: "pks";
+    connection: PksConnectionConfig;
+    timeoutMinutes: number;
+    pollSeconds: number;
+    networkProfile?: { name: string; description: string; parameters: NetworkProfileParameters };
+    cluster: {
+        name: string;
+        externalHostname: string;
+        plan: string;
+        numNodes?: number;
+        tags?: Record<string, string>;
+        protect: boolean;
+    };
+}
+
+export interface ExistingClusterConfig {
+    source: "existing";
+    kubeconfig: pulumi.Output<string>;
+    /** The API server URL of the kubeconfig's current context: a stable identity for the cluster. */
+    server: string;
+    /** Where the kubeconfig came from, for messages. */
+    origin: string;
+}
+
+export interface MeshConfig {
+    cluster: PksClusterConfig | ExistingClusterConfig;
+    istio: {
+        /** The newest release among the control planes: the base chart's (CRDs) and the CNI agent's. */
+        version: string;
+        /** Where that release's charts come from. */
+        chartRepository: string;
+        imageHub?: string;
+        /** The control planes, oldest listed first; a single unnamed one is the default revision. */
+        revisions: ControlPlaneRevisionConfig[];
+        /** Revision tags: tag → revision name. */
+        tags: Record<string, string>;
+        /** The revision behind the default validation webhook (and the `default` tag); unset: the unnamed one. */
+        defaultRevision?: string;
+        /** The revision or tag the ingress gateway selects; unset: the default revision. */
+        gatewayRevision?: string;
+        /** Install the Istio CNI node agent, so injected pods need no privileged init container. */
+        cni: boolean;
+        /** The kubelets' CNI directories, when not the chart's. */
+        cniBinDir?: string;
+        cniConfDir?: string;
+        istiodReplicas: number;
+        istiodAutoscaleMax: number;
+        istiodResources?: { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } };
+        gatewayServiceType: "LoadBalancer" | "NodePort" | "ClusterIP";
+        mtlsMode: "STRICT" | "PERMISSIVE";
+    };
+    bookinfo: {
+        namespace: string;
+        createNamespace: boolean;
+        injectionMode: "namespace" | "pod";
+        destinationRuleMtls: boolean;
+        /** The revision or tag Bookinfo selects; unset: the default revision. */
+        revision?: string;
+        /** Pod Security Admission level enforced on Bookinfo's namespace. */
+        podSecurity?: "privileged" | "baseline" | "restricted";
+    };
+    /** Namespaces the program labels for injection: namespace → revision or tag. */
+    meshNamespaces: Record<string, string>;
+    verify: { enabled: boolean; timeoutSeconds: number };
+    /** Who may call whom (AuthorizationPolicies). */
+    authorization: {
+        /** Default-deny for Bookinfo's namespace plus ALLOW policies for exactly the calls Bookinfo makes. */
+        bookinfo: boolean;
+        /** An allow-nothing policy in the root namespace: every workload of the mesh denies what no policy allows. */
+        meshDefaultDeny: boolean;
+        /** The mesh's trust domain, the first part of every principal. */
+        trustDomain: string;
+    };
+    /** Opt-in telemetry add-ons and Istio's Telemetry API settings. */
+    telemetry: {
+        prometheus: boolean;
+        grafana: boolean;
+        kiali: boolean;
+        tracing: "none" | "jaeger";
+        /** Percentage of requests traced (0-100); set only with a tracing backend. */
+        tracingSampling?: number;
+        accessLogging: boolean;
+        /** Where the add-on manifests come from; unset: Istio's published samples for the Istio release. */
+        addonsSource?: string;
+    };
+}
+
+/** One control plane (istiod release). */
+export interface ControlPlaneRevisionConfig {
+    /** The revision's name; unset for the default revision (release `istiod`). */
+    name?: string;
+    /** Its Istio release. */
+    version: string;
+    /** Where its charts come from. */
+    chartRepository: string;
+}
+
+/** Raised for bad configuration; Pulumi prints its message without a stack trace. */
+export class ConfigError extends pulumi.RunError {}
+
+/** Loads the stack's configuration; throws a `ConfigError` listing every problem. */
+export function loadConfig(
+    raw: Record<string, string> = pulumi.runtime.allConfig(),
+    isSecret: (key: string) => boolean = configIsSecret,
+    env: NodeJS.ProcessEnv = process.env,
+): MeshConfig {
+    const prefix = `${PROJECT}:`;
+    const values: Record<string, string> = {};
+    for (const [key, value] of Object.entries(raw)) {
+        if (key.startsWith(prefix)) {
+            values[key.slice(prefix.length)] = value;
+        }
+    }
+    const problems: Problem[] = [];
+    const result = configSchema.safeParse(values);
+    if (!result.success) {
+        for (const issue of result.error.issues) {
+            if (issue.code === "unrecognized_keys" && issue.path.length === 0) {
+                problems.push(...issue.keys.map((k) => ({ key: k, message: `is not a configuration key of this program${suggest(k)}` })));
+            } else {
+                const [key, ...rest] = issue.path.map(String);
+                const secretKey = (SECRET_KEYS as readonly string[]).includes(key);
+                const where = rest.length > 0 ? ` (at ${rest.join(".")})` : "";
+                problems.push({ key, message: `${secretKey ? issue.message.replace(/"[^"]*"/g, "[secret]") : issue.message}${where}` });
+            }
+        }
+    }
+    for (const key of SECRET_KEYS) {
+        if (values[key] !== undefined && !isSecret(`${prefix}${key}`)) {
+            problems.push({ key, message: `must be a secret: run \`pulumi config set --secret ${key}\` (the plain-text value was not used)` });
+        }
+    }
+    if (result.success) {
+        problems.push(...crossChecks(result.data, env));
+    }
+    let existing: ExistingClusterConfig | undefined;
+    if (problems.length === 0 && result.success && result.data.clusterSource === "existing") {
+        const fromConfig = result.data.kubeconfig;
+        const origin = fromConfig !== undefined ? `${PROJECT}:kubeconfig` : `the file in KUBECONFIG (${env.KUBECONFIG})`;
+        try {
+            const text = fromConfig ?? fs.readFileSync(env.KUBECONFIG!, "utf8");
+            existing = { source: "existing", kubeconfig: pulumi.secret(text), server: kubeconfigServer(text, origin), origin };
+        } catch (e) {
+            problems.push({ key: "kubeconfig", message: (e as Error).message });
+        }
+    }
+    if (problems.length > 0 || !result.success) {
+        const lines = problems.map((p) => `  - ${prefix}${p.key}: ${p.message}`);
+        throw new ConfigError(`invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n${lines.join("\n")}`);
+    }
+    const v = result.data;
+    const revisions = revisionsOf(v);
+    const bookinfoRevision = v.bookinfoRevision ?? (revisions.length === 1 ? revisions[0].name : undefined);
+    const resolve = (selector: string | undefined) => (selector === undefined ? undefined : v.istioRevisionTags?.[selector] ?? selector);
+    return {
+        cluster: existing ?? pksClusterConfig(v),
+        istio: {
+            ...newest(revisions),
+            imageHub: v.imageHub,
+            revisions,
+            tags: v.istioRevisionTags ?? {},
+            defaultRevision: v.istioRevisionTags?.default ?? resolve(bookinfoRevision),
+            gatewayRevision: v.gatewayRevision ?? bookinfoRevision,
+            cni: v.istioCni,
+            cniBinDir: v.istioCniBinDir,
+            cniConfDir: v.istioCniConfDir,
+            istiodReplicas: v.istiodReplicas,
+            istiodAutoscaleMax: v.istiodAutoscaleMax,
+            istiodResources: v.istiodResources,
+            gatewayServiceType: v.ingressGatewayServiceType,
+            mtlsMode: v.mtlsMode,
+        },
+        bookinfo: {
+            namespace: v.bookinfoNamespace,
+            createNamespace: v.bookinfoCreateNamespace,
+            injectionMode: v.injectionMode,
+            destinationRuleMtls: v.destinationRuleMtls,
+            revision: bookinfoRevision,
+            podSecurity: v.bookinfoPodSecurity,
+        },
+        meshNamespaces: v.meshNamespaces ?? {},
+        verify: { enabled: v.verifyProductPage, timeoutSeconds: v.verifyTimeoutSeconds },
+        authorization: { bookinfo: v.bookinfoAuthorization, meshDefaultDeny: v.meshDefaultDeny, trustDomain: v.trustDomain },
+        telemetry: {
+            prometheus: v.telemetryPrometheus,
+            grafana: v.telemetryGrafana,
+            kiali: v.telemetryKiali,
+            tracing: v.telemetryTracing,
+            tracingSampling: v.telemetryTracingSampling,
+            accessLogging: v.telemetryAccessLogging,
+            addonsSource: v.telemetryAddonsSource,
+        },
+    };
+}
+
+/** The control planes the configuration asks for: `istioRevisions`, or the one of istioVersion/istioRevision. */
+function revisionsOf(v: ConfigValues): ControlPlaneRevisionConfig[] {
+    if (v.istioRevisions === undefined) {
+        return [{ name: v.istioRevision, version: v.istioVersion, chartRepository: v.istioChartRepository }];
+    }
+    return v.istioRevisions.map((r) => ({ name: r.name, version: r.version ?? v.istioVersion, chartRepository: r.chartRepository ?? v.istioChartRepository }));
+}
+
+/** The newest release among the revisions, with its chart source (for the CRDs and the CNI agent). */
+function newest(revisions: ControlPlaneRevisionConfig[]): { version: string; chartRepository: string } {
+    const top = [...revisions].sort((a, b) => compareVersions(b.version, a.version))[0];
+    return { version: top.version, chartRepository: top.chartRepository };
+}
+
+function pksClusterConfig(v: ConfigValues): PksClusterConfig {
+    return {
+        source: "pks",
+        connection: {
+            cli: v.pksCli,
+            apiUrl: v.pksApiUrl!,
+            username: v.pksUsername,
+            password: v.pksPassword === undefined ? undefined : pulumi.secret(v.pksPassword),
+            clientName: v.pksClientName,
+            clientSecret: v.pksClientSecret === undefined ? undefined : pulumi.secret(v.pksClientSecret),
+            skipTlsValidation: v.pksSkipTlsValidation,
+            caCert: v.pksCaCert,
+        },
+        timeoutMinutes: v.pksTimeoutMinutes,
+        pollSeconds: v.pksPollSeconds,
+        networkProfile: v.networkProfileName === undefined ? undefined : {
+            name: v.networkProfileName,
+            description: v.networkProfileDescription,
+            parameters: v.networkProfileParameters,
+        },
+        cluster: {
+            name: v.clusterName!,
+            externalHostname: v.clusterExternalHostname!,
+            plan: v.clusterPlan!,
+            numNodes: v.clusterNumNodes,
+            tags: v.clusterTags,
+            protect: v.clusterProtect,
+        },
+    };
+}
+
+/**
+ * Whether the engine passed `key` as a secret. The Node SDK records the secret keys the engine sends
+ * (PULUMI_CONFIG_SECRET_KEYS) but exposes the check only internally; this reads that same record.
+ */
+function configIsSecret(key: string): boolean {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
+    if (typeof runtimeConfig.isConfigSecret !== "function") {
+        throw new Error("this @pulumi/pulumi version does not expose isConfigSecret; pin @pulumi/pulumi as package.json does");
+    }
+    return runtimeConfig.isConfigSecret(key);
+}
