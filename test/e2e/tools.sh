@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the tools the tests need into a cache outside the clone: one directory per tool and version, reused when
 # present (a warm run takes a second). Sources: the Go module proxy, and the upstream source snapshots (checked
-# against their sha256) in $PKS_ISTIO_MESH_UPSTREAM (default: ../shared/upstream beside the clone).
+# against their sha256) in $PKS_ISTIO_MESH_UPSTREAM (default: ../shared/upstream beside the clone, or beside the
+# local repository it was cloned from).
 #
 #   pulumi                      Pulumi CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
 #   pulumi-language-nodejs      Node.js language host, from the pulumi v3.248.0 snapshot
@@ -30,7 +31,16 @@ root=$(cd "$here/../.." && pwd)
 # shellcheck source=tools/versions.env
 . "$here/tools/versions.env"
 cache=${PKS_ISTIO_MESH_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/pks-istio-mesh/tools}
-upstream=${PKS_ISTIO_MESH_UPSTREAM:-$root/../shared/upstream}
+# The snapshots: $PKS_ISTIO_MESH_UPSTREAM, else ../shared/upstream beside the clone, or beside the local repository
+# it was cloned from.
+origin=$(git -C "$root" config --get remote.origin.url 2>/dev/null || true)
+upstream=${PKS_ISTIO_MESH_UPSTREAM:-}
+if [ -z "$upstream" ]; then
+    upstream=$root/../shared/upstream
+    if [ ! -d "$upstream" ] && [ -n "$origin" ] && [ -d "$origin/../shared/upstream" ]; then
+        upstream=$origin/../shared/upstream
+    fi
+fi
 bin=$cache/bin
 
 if [ "${1:-}" = "--print-bin" ]; then
