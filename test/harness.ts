@@ -65,6 +65,8 @@ function env(inputs: Record<string, unknown>): Record<string, string> {
 export class MeshMocks implements pulumi.runtime.Mocks {
     public readonly registered: Registered[] = [];
     public readonly invokes: pulumi.runtime.MockCallArgs[] = [];
+    /** Every registration and invoke in the order the engine saw them (`resource <type>::<name>`, `invoke <token>`). */
+    public readonly sequence: string[] = [];
     /** What a read LoadBalancer Service reports in `status.loadBalancer.ingress[0]` (NSX-T gives an IP). */
     public loadBalancerIngress: { ip?: string; hostname?: string } = { ip: LB_ADDRESS };
     /** What the mesh inventory script finds on the cluster (control planes, injected pods). */
@@ -72,6 +74,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
 
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
         const inputs = reveal(args.inputs) as Record<string, unknown>;
+        this.sequence.push(`resource ${args.type}::${args.name}`);
         this.registered.push({ type: args.type, name: args.name, inputs, rawInputs: args.inputs, provider: args.provider, custom: args.custom ?? false, id: args.id || undefined });
         const state: Record<string, unknown> = { ...args.inputs };
         // Like the engine: in a preview, a Command has not run and its outputs are unknown.
@@ -95,6 +98,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
 
     call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
         this.invokes.push({ ...args, inputs: reveal(args.inputs) as Record<string, unknown> });
+        this.sequence.push(`invoke ${args.token} ${String(args.inputs.command ?? "")}`);
         if (args.token === "command:local:run" && String(args.inputs.interpreter).includes("meshInventory")) {
             return { stdout: JSON.stringify(this.inventory), stderr: "" };
         }
@@ -108,6 +112,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
     reset(): void {
         this.registered.length = 0;
         this.invokes.length = 0;
+        this.sequence.length = 0;
         this.loadBalancerIngress = { ip: LB_ADDRESS };
         this.inventory = { revisions: [], pods: [] };
     }

@@ -10,7 +10,7 @@ import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { countProxies } from "../../components/istio/dataPlaneVersions";
 import { imageTag, injectedPod } from "../../components/istio/meshInventory";
 import { MeshNamespace, blockingLabels } from "../../components/istio/meshNamespace";
-import { removalProblem, revisionsInUse } from "../../components/istio/revisionGuard";
+import { guardRevisionRemoval, removalProblem, revisionsInUse } from "../../components/istio/revisionGuard";
 import { IstioRevisionTag } from "../../components/istio/revisionTag";
 import { Recorder, dependenciesOf, mocks, runProgram, unwrap, useMocks } from "../harness";
 import { isManifest, validateManifests } from "../validate";
@@ -212,10 +212,26 @@ describe("the program with control planes side by side", function () {
         // The guard lists the whole cluster; the data-plane count only the program's own namespaces.
         expect(inventory.map((env) => env.MESH_INVENTORY_NAMESPACES)).to.have.members([undefined, "bookinfo,istio-ingress"]);
         expect(inventory.every((env) => env.MESH_INVENTORY_KUBECONFIG === kubeconfig)).to.equal(true);
-        // The provider's kubeconfig is computed from the check: no object can be written before it passes.
-        const provider = run.recorder.find("pulumi:providers:kubernetes", "mesh-cluster");
+        // The provider's kubeconfig is computed from the check: it registers only after it, as do the commands that
+        // write to the cluster (the label removal of the listed namespace).
         expect(mocks.find("pulumi:providers:kubernetes", "mesh-cluster").inputs.kubeconfig).to.equal(kubeconfig);
-        expect(provider).to.not.equal(undefined);
+        const guard = mocks.sequence.indexOf("invoke command:local:run inventory");
+        expect(guard).to.be.greaterThan(-1);
+        expect(mocks.sequence.indexOf("resource pulumi:providers:kubernetes::mesh-cluster")).to.be.greaterThan(guard);
+        expect(mocks.sequence.indexOf("resource command:local:Command::mesh-team-a-blocking-labels")).to.be.greaterThan(guard);
+    });
+
+    it("fails the check itself when a dropped control plane still injects pods", async () => {
+        await useMocks();
+        mocks.inventory = {
+            revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }],
+            pods: [{ namespace: "team-a", name: "api-1", revision: "1-30-3", proxyVersion: "1.30.3" }],
+        };
+        const checked = guardRevisionRemoval({ kubeconfig: "kubeconfig", keep: ["1-31-0"], own: [{ namespace: "bookinfo" }] });
+        // The SDK's own resolution of the output (what the provider's input waits on).
+        const settled = (checked as unknown as { promise(): Promise<unknown> }).promise();
+        const error = await settled.then(() => undefined, (e: Error) => e);
+        expect(error?.message).to.include("refusing to remove a control plane in use: control plane 1-30-3 is still used by 1 pod(s): team-a/api-1");
     });
 
     it("words the refusal with the pods and what to do", () => {
