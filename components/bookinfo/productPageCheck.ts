@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { ProductPageResult } from "./checkProductPage";
+import { launcherInterpreter } from "../launcher/interpreter";
 
 export interface ProductPageCheckArgs {
     /** The product page URL, e.g. `BookinfoIngress.productPageUrl`. */
@@ -23,7 +24,7 @@ export class ProductPageCheck extends pulumi.ComponentResource {
     constructor(name: string, args: ProductPageCheckArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:bookinfo:ProductPageCheck", name, {}, opts);
         const check = new command.local.Command(`${name}`, {
-            interpreter: ["node", "components/launcher/run.js", "components/bookinfo/checkProductPage.ts"],
+            interpreter: launcherInterpreter("components/bookinfo/checkProductPage.ts"),
             create: "check",
             environment: {
                 PRODUCTPAGE_URL: args.url,

@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { RemovedLabels } from "./namespaceLabels";
+import { launcherInterpreter } from "../launcher/interpreter";
 
 export interface NamespaceLabelRemovalArgs {
     /** The kubeconfig of the cluster (a secret); it reaches the script in its environment. */
@@ -28,9 +29,8 @@ export class NamespaceLabelRemoval extends pulumi.ComponentResource {
 
     constructor(name: string, args: NamespaceLabelRemovalArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:istio:NamespaceLabelRemoval", name, {}, opts);
-        const script = ["node", "components/launcher/run.js", "components/istio/namespaceLabels.ts"];
         const removal = new command.local.Command(name, {
-            interpreter: script,
+            interpreter: launcherInterpreter("components/istio/namespaceLabels.ts"),
             create: "remove",
             update: "remove",
             delete: "restore",

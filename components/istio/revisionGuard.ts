@@ -1,9 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MeshInventory } from "./meshInventory";
+import { launcherInterpreter } from "../launcher/interpreter";
 
-/** How the command provider runs the inventory script (from the project directory). */
-export const MESH_INVENTORY_INTERPRETER = ["node", "components/launcher/run.js", "components/istio/meshInventory.ts"];
 
 /** Workloads the program owns: a namespace's pods (all of them, or those with one of these `app` labels). */
 export interface OwnWorkloads {
@@ -63,7 +62,7 @@ export function readMeshInventory(
     opts?: pulumi.InvokeOutputOptions,
 ): pulumi.Output<MeshInventory> {
     const result = command.local.runOutput({
-        interpreter: MESH_INVENTORY_INTERPRETER,
+        interpreter: launcherInterpreter("components/istio/meshInventory.ts"),
         command: "inventory",
         environment: {
             MESH_INVENTORY_KUBECONFIG: pulumi.secret(args.kubeconfig),

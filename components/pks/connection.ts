@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PKSCTL_ENV } from "./contract";
+import { launcherInterpreter } from "../launcher/interpreter";
 
 /** How the PKS components reach and log in to the PKS API. */
 export interface PksConnectionArgs {
@@ -24,12 +25,8 @@ export interface PksConnectionArgs {
     caCert?: pulumi.Input<string>;
 }
 
-/**
- * How the command provider starts pksctl: Node with the project's launcher (which runs pksctl from JavaScript
- * transpiled once and cached, see components/launcher/run.js), from the project directory (the command
- * provider's working directory). No shell is involved, so nothing is ever quoted or expanded.
- */
-export const PKSCTL_INTERPRETER = ["node", "components/launcher/run.js", "components/pks/pksctl.ts"];
+/** How the command provider starts pksctl (through the launcher: its JavaScript is transpiled once and cached). */
+export const PKSCTL_INTERPRETER = launcherInterpreter("components/pks/pksctl.ts");
 
 /** Tuning of the wait loops in pksctl. */
 export interface PksWaitArgs {

@@ -3,12 +3,12 @@
  * and the component's Command under the mocks.
  */
 import { expect } from "chai";
-import { spawn } from "child_process";
 import * as http from "http";
 import { AddressInfo } from "net";
 import * as path from "path";
 import { ProductPageCheck } from "../../components/bookinfo/productPageCheck";
 import { mocks, unwrap, useMocks } from "../harness";
+import { ProcessResult, runToEnd } from "../process";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PAGE = "<html><head><title>Simple Bookstore App</title></head><body>Book Details</body></html>";
@@ -33,17 +33,10 @@ function server(failures: number, body = PAGE): Promise<{ url: string; hits: () 
     })));
 }
 
-function check(url: string, timeoutSeconds: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-        const child = spawn("node", ["components/launcher/run.js", "components/bookinfo/checkProductPage.ts", "check"], {
-            cwd: ROOT,
-            env: { ...process.env, PRODUCTPAGE_URL: url, PRODUCTPAGE_TIMEOUT_SECONDS: String(timeoutSeconds), PRODUCTPAGE_INTERVAL_SECONDS: "0.2" },
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-        child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
+function check(url: string, timeoutSeconds: number): Promise<ProcessResult> {
+    return runToEnd("node", ["components/launcher/run.js", "components/bookinfo/checkProductPage.ts", "check"], {
+        cwd: ROOT,
+        env: { ...process.env, PRODUCTPAGE_URL: url, PRODUCTPAGE_TIMEOUT_SECONDS: String(timeoutSeconds), PRODUCTPAGE_INTERVAL_SECONDS: "0.2" },
     });
 }
 

@@ -12,7 +12,8 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
 import * as crypto from "crypto";
 import * as path from "path";
-import { Step, eventually, nameOf, recorder, stepIndex } from "./engine";
+import { imageTag } from "../../components/istio/meshInventory";
+import { Step, eventually, failureOf, nameOf, recorder, stepIndex } from "./engine";
 import { LocalCluster } from "./localCluster";
 import { discoveryAddressOf, injectedPods } from "./sidecars";
 import { useLocalCluster } from "./suite";
@@ -67,7 +68,7 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
         expect(settled, `Bookinfo's pods injected by ${revision}: ${JSON.stringify(await injectedPods(cluster, namespace))}`).to.equal(true);
     }
 
-    const istiods = () => cluster.istiod!.running().map((p) => `${p.revision} ${p.image.split(":").pop()}${p.ready ? "" : " (not ready)"}`).sort();
+    const istiods = () => cluster.istiod!.running().map((p) => `${p.revision} ${imageTag(p.image)}${p.ready ? "" : " (not ready)"}`).sort();
 
     describe("an in-place upgrade of the control plane", () => {
         let stack: Stack;
@@ -95,12 +96,7 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
             expect(refused.body).to.include('violates PodSecurity \\"baseline:latest\\"').and.include("istio-init").and.include("NET_ADMIN");
             // ... and the program says so before it changes anything.
             await stack.setConfig(`${P}bookinfoPodSecurity`, { value: "baseline" });
-            let message = "";
-            try {
-                await stack.preview();
-            } catch (e) {
-                message = (e as Error).message;
-            }
+            const message = await failureOf(stack.preview());
             await stack.removeConfig(`${P}bookinfoPodSecurity`);
             expect(message).to.include(`${P}bookinfoPodSecurity: "baseline" needs istioCni: true`);
         });
@@ -225,12 +221,7 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
                 [`${P}istioRevisionTags`]: { value: JSON.stringify({ "prod-stable": CANARY }) },
             });
             const r = recorder();
-            let message = "";
-            try {
-                await stack.up({ onEvent: r.onEvent, onOutput: r.onOutput });
-            } catch (e) {
-                message = (e as Error).message;
-            }
+            const message = await failureOf(stack.up({ onEvent: r.onEvent, onOutput: r.onOutput }));
             expect(message).to.include(`refusing to remove a control plane in use: control plane ${STABLE} is still used by 1 pod(s): team-a/api-`);
             expect(r.steps.filter((s) => s.op !== "same" && s.op !== "read").map((s) => `${s.op} ${nameOf(s.urn)}`), "nothing changed").to.deep.equal([]);
             expect(istiods()).to.include(`${STABLE} ${CURRENT}`);

@@ -29,17 +29,15 @@ export type ServiceLookup = (clusterIP: string) => Promise<ServiceView | undefin
 
 export class EgressProxy {
     private readonly server: net.Server;
-    /** One line per refused or failed CONNECT, for the suite's diagnostics. */
-    readonly refusals: string[] = [];
 
-    private constructor(private readonly lookup: ServiceLookup, private readonly endpoints: Endpoints) {
+    private constructor(private readonly lookup: ServiceLookup, private readonly endpoints: Endpoints, private readonly log: (line: string) => void) {
         this.server = net.createServer((socket) => this.accept(socket));
     }
 
-    /** Listens on the Unix socket `path` (replacing a stale one). */
-    static async listen(path: string, lookup: ServiceLookup, endpoints: Endpoints): Promise<EgressProxy> {
+    /** Listens on the Unix socket `path` (replacing a stale one); `log` gets a line per refused or failed CONNECT. */
+    static async listen(path: string, lookup: ServiceLookup, endpoints: Endpoints, log: (line: string) => void): Promise<EgressProxy> {
         fs.rmSync(path, { force: true });
-        const proxy = new EgressProxy(lookup, endpoints);
+        const proxy = new EgressProxy(lookup, endpoints, log);
         await new Promise<void>((resolve, reject) => {
             proxy.server.once("error", reject);
             proxy.server.listen(path, () => resolve());
@@ -103,7 +101,7 @@ export class EgressProxy {
     }
 
     private refuse(socket: net.Socket, requestLine: string, status: string, why: string): void {
-        this.refusals.push(`${requestLine}: ${status} (${why})`);
+        this.log(`egress proxy: ${requestLine}: ${status} (${why})`);
         if (!socket.destroyed) {
             socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\n\r\n`);
         }

@@ -88,6 +88,16 @@ export function processesMatching(needle: string): Array<{ pid: number; cmdline:
     return found;
 }
 
+/** The message of the failure the operation ends in; fails the test when it succeeds instead. */
+export async function failureOf(operation: Promise<unknown>): Promise<string> {
+    try {
+        await operation;
+    } catch (e) {
+        return (e as Error).message;
+    }
+    throw new Error("the operation was expected to fail, and succeeded");
+}
+
 /** Polls `check` until it returns true or the time is up; returns whether it did. */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 250): Promise<boolean> {
     const started = Date.now();

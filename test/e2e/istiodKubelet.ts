@@ -16,6 +16,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { imageTag } from "../../components/istio/meshInventory";
 import { Endpoints } from "./egressProxy";
 import { freePort } from "./ports";
 
@@ -204,9 +205,8 @@ export class IstiodKubelet implements Endpoints {
 
     /** The istiod build for an image: `pilot-discovery-<tag>` in the tool directory, if there is one. */
     private binaryFor(image: string | undefined): string | undefined {
-        const tag = (image ?? "").split("@")[0].split("/").pop()?.split(":")[1];
-        const binary = tag ? path.join(this.host.toolsBin, `pilot-discovery-${tag}`) : undefined;
-        return binary && fs.existsSync(binary) ? binary : undefined;
+        const binary = path.join(this.host.toolsBin, `pilot-discovery-${imageTag(image)}`);
+        return fs.existsSync(binary) ? binary : undefined;
     }
 
     private async launch(p: RunningPod): Promise<void> {

@@ -170,7 +170,7 @@ export class LocalCluster {
             toolsBin: this.options.toolsBin, dir: this.file("pods"), kubeconfigPath: this.file("admin.kubeconfig"), log: this.log,
             request: (method, urlPath, body, contentType) => this.request(method, urlPath, body, contentType),
         });
-        this.egress = await EgressProxy.listen(socket, (ip) => this.serviceByClusterIP(ip), this.istiod);
+        this.egress = await EgressProxy.listen(socket, (ip) => this.serviceByClusterIP(ip), this.istiod, this.log);
         fs.writeFileSync(this.file("egress-selector.yaml"), YAML.stringify({
             apiVersion: "apiserver.k8s.io/v1beta1",
             kind: "EgressSelectorConfiguration",

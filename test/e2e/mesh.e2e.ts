@@ -17,7 +17,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { SimState, snapshot, writeSettings } from "../pks-simulator/state";
-import { Step, cli, eventually, nameOf, processesMatching, recorder, startCli, stepIndex } from "./engine";
+import { Step, cli, eventually, failureOf, nameOf, processesMatching, recorder, startCli, stepIndex } from "./engine";
 import { LOAD_BALANCER_IP, LocalCluster } from "./localCluster";
 import { discoveryAddressOf, injectedPods } from "./sidecars";
 import { useLocalCluster } from "./suite";
@@ -79,12 +79,7 @@ describe("end to end: the local stack, run by the pulumi CLI, against a live ist
             env: { KUBECONFIG: path.join(dir, "cluster", "admin.kubeconfig") },
             programSource: 'import * as k8s from "@pulumi/kubernetes";\nnew k8s.core.v1.Namespace("stray", { metadata: { name: "stray" } });\n',
         });
-        let message = "";
-        try {
-            await guard.preview();
-        } catch (e) {
-            message = (e as Error).message;
-        }
+        const message = await failureOf(guard.preview());
         expect(message).to.include("Default provider for 'kubernetes' disabled");
     });
 
@@ -106,12 +101,7 @@ describe("end to end: the local stack, run by the pulumi CLI, against a live ist
     it("fails `up` with PKS's message when the cluster create fails", async () => {
         writeSettings(sim, { failCreate: { "medium-lb-cluster": "NSX-T edge cluster has no capacity for a medium load balancer" } });
         const r = recorder();
-        let message = "";
-        try {
-            await stack.up({ onEvent: r.onEvent, onOutput: r.onOutput });
-        } catch (e) {
-            message = (e as Error).message;
-        }
+        const message = await failureOf(stack.up({ onEvent: r.onEvent, onOutput: r.onOutput }));
         expect(message).to.include("NSX-T edge cluster has no capacity for a medium load balancer");
         const state = await snapshot(sim);
         expect(state.clusters["medium-lb-cluster"].last_action_state).to.equal("failed");

@@ -10,31 +10,18 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { advanceClock, processes, snapshot, writeSettings } from "./state";
+import { ProcessResult, runToEnd } from "../process";
 
 const BIN = path.resolve(__dirname, "bin");
 
-interface Result {
-    code: number | null;
-    stdout: string;
-    stderr: string;
-}
 
 describe("the pks simulator", function () {
     this.timeout(60_000);
     let dir: string;
     let env: NodeJS.ProcessEnv;
 
-    function pks(args: string[], stdin = "", cli = "pks"): Promise<Result> {
-        return new Promise((resolve, reject) => {
-            const child = spawn(path.join(BIN, cli), args, { env });
-            let stdout = "";
-            let stderr = "";
-            child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-            child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
-            child.on("error", reject);
-            child.on("close", (code) => resolve({ code, stdout, stderr }));
-            child.stdin.end(stdin);
-        });
+    function pks(args: string[], stdin = "", cli = "pks"): Promise<ProcessResult> {
+        return runToEnd(path.join(BIN, cli), args, { env, stdin });
     }
 
     beforeEach(async () => {

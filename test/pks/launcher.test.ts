@@ -3,19 +3,14 @@
  * so that pksctl (and the product page check, and the simulator) start without a compiler.
  */
 import { expect } from "chai";
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ROOT } from "./sandbox";
+import { ProcessResult, runToEnd } from "../process";
 
 const LAUNCHER = path.join(ROOT, "components", "launcher", "run.js");
 
-interface Result {
-    code: number | null;
-    stdout: string;
-    stderr: string;
-}
 
 describe("the TypeScript launcher", function () {
     this.timeout(60_000);
@@ -23,16 +18,8 @@ describe("the TypeScript launcher", function () {
     let cache: string;
 
     /** `node [preload] run.js <file> <args>` in `dir`, with the test's cache. */
-    function launch(file: string, args: string[] = [], preload: string[] = []): Promise<Result> {
-        return new Promise((resolve, reject) => {
-            const child = spawn(process.execPath, [...preload, LAUNCHER, file, ...args], { cwd: dir, env: { ...process.env, PKS_ISTIO_MESH_TS_CACHE: cache } });
-            let stdout = "";
-            let stderr = "";
-            child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-            child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
-            child.on("error", reject);
-            child.on("close", (code) => resolve({ code, stdout, stderr }));
-        });
+    function launch(file: string, args: string[] = [], preload: string[] = []): Promise<ProcessResult> {
+        return runToEnd(process.execPath, [...preload, LAUNCHER, file, ...args], { cwd: dir, env: { ...process.env, PKS_ISTIO_MESH_TS_CACHE: cache } });
     }
 
     const cached = () => fs.existsSync(cache) ? fs.readdirSync(cache).sort() : [];
