@@ -124,7 +124,7 @@ describe("the program", function () {
         delete config[`${P}networkProfileParameters`];
         const run = await runProgram({ ...config, [`${P}pksPassword`]: "x-pks-password", [`${P}verifyProductPage`]: "false" }, [`${P}pksPassword`]);
         expect(run.error).to.equal(undefined);
-        expect(mocks.ofType("command:local:Command").map((c) => c.name)).to.deep.equal(["medium-lb-cluster"]);
+        expect(mocks.ofType("command:local:Command").map((c) => c.name)).to.deep.equal(["medium-lb-cluster-claim", "medium-lb-cluster"]);
         expect(JSON.parse((mocks.find("command:local:Command", "medium-lb-cluster").inputs.environment as Record<string, string>).PKSCTL_CLUSTER))
             .to.not.have.property("networkProfile");
         expect(run.exports!.verification).to.equal("skipped (verifyProductPage is false)");
