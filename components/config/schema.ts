@@ -144,7 +144,8 @@ export const configSchema = z.strictObject({
             .refine((k) => k !== OWNER_TAG, { error: `tag key "${OWNER_TAG}" is not allowed: the program sets it itself (clusterOwnerTag)` }),
         z.string().regex(PKS_TAG_PART, { error: (issue) => `tag value ${show(issue.input)} is not allowed: values must be non-empty and contain no '"', ':' or ','` })
             .max(80, { error: "tag values are at most 80 characters" }),
-        { error: "expected an object of tag names to values" },
+        // A key's own problem (its rule above) is more telling than "invalid key".
+        { error: (issue) => (issue.code === "invalid_key" ? issue.issues[0]?.message : "expected an object of tag names to values") },
     )).optional(),
     clusterProtect: boolean().default(false),
     clusterOwnerTag: boolean().default(true),
