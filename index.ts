@@ -25,6 +25,7 @@ if (config.cluster.source === "pks") {
         connection: pks.connection,
         description: pks.networkProfile.description,
         parameters: pks.networkProfile.parameters,
+        adoptExisting: pks.adoptExisting,
     });
     cluster = new PksCluster(pks.cluster.name, {
         connection: pks.connection,
@@ -33,8 +34,13 @@ if (config.cluster.source === "pks") {
         numNodes: pks.cluster.numNodes,
         tags: pks.cluster.tags,
         networkProfileName: profile?.profileName,
+        tilePodIpBlockId: pks.networkProfile?.tilePodIpBlockId,
         timeoutMinutes: pks.timeoutMinutes,
         pollIntervalSeconds: pks.pollSeconds,
+        adoptExisting: pks.adoptExisting,
+        ownerTag: pks.cluster.ownerTag,
+        upgrade: pks.cluster.upgrade,
+        upgradeTimeoutMinutes: pks.cluster.upgradeTimeoutMinutes,
     }, { protect: pks.cluster.protect });
     clusterKubeconfig = cluster.kubeconfig;
     clusterIdentifier = cluster.uuid;

@@ -54,8 +54,12 @@ describe("configuration", () => {
         expect(config.cluster.connection).to.include({ cli: "pks", apiUrl: "api.pks.example.com", username: "admin", skipTlsValidation: true });
         expect(config.cluster.timeoutMinutes).to.equal(45);
         expect(config.cluster.pollSeconds).to.equal(30);
-        expect(config.cluster.networkProfile).to.deep.equal({ name: "network-profile-medium", description: "", parameters: { lb_size: "medium" } });
-        expect(config.cluster.cluster).to.deep.equal({ name: "medium-lb-cluster", externalHostname: "mediumlb", plan: "large", numNodes: 4, tags: undefined, protect: false });
+        expect(config.cluster.adoptExisting, "adopts nothing it did not create").to.equal(false);
+        expect(config.cluster.networkProfile).to.deep.equal({ name: "network-profile-medium", description: "", parameters: { lb_size: "medium" }, tilePodIpBlockId: undefined });
+        expect(config.cluster.cluster).to.deep.equal({
+            name: "medium-lb-cluster", externalHostname: "mediumlb", plan: "large", numNodes: 4, tags: undefined, protect: false,
+            ownerTag: true, upgrade: false, upgradeTimeoutMinutes: 120,
+        });
         expect(config.istio).to.deep.equal({
             version: "1.30.3", chartRepository: "https://istio-release.storage.googleapis.com/charts", imageHub: undefined,
             revisions: [{ name: undefined, version: "1.30.3", chartRepository: "https://istio-release.storage.googleapis.com/charts" }],
@@ -153,6 +157,13 @@ const BAD: Array<{ what: string; config: Record<string, string>; expect: string[
     { what: "a boolean that is not one", config: pksConfig({ destinationRuleMtls: "yes" }), expect: [`${P}destinationRuleMtls: "yes" is not allowed: expected true or false`] },
     { what: "a misspelt key", config: pksConfig({ clusterNumNode: "4" }), expect: [`${P}clusterNumNode: is not a configuration key of this program; did you mean clusterNumNodes?`] },
     { what: "tags with a colon", config: pksConfig({ clusterTags: '{"env":"prod:eu"}' }), expect: [`${P}clusterTags: tag value "prod:eu" is not allowed`] },
+    // tag-clusters.html.md.erb: BOSH reserves these names and TKGI ignores custom tags named so.
+    { what: "a tag with a name BOSH reserves", config: pksConfig({ clusterTags: '{"name":"mesh","Job":"web"}' }), expect: [
+        `${P}clusterTags: tag key "name" is not allowed: BOSH reserves deployment, director, id, index, instance_group, job, name for its own metadata and TKGI ignores custom tags of these names`,
+        `${P}clusterTags: tag key "Job" is not allowed: BOSH reserves`] },
+    { what: "the ownership tag set by hand", config: pksConfig({ clusterTags: '{"pks-istio-mesh-owner":"mine"}' }), expect: [`${P}clusterTags: tag key "pks-istio-mesh-owner" is not allowed: the program sets it itself (clusterOwnerTag)`] },
+    { what: "the tile's pod IP block without a profile", config: pksConfig({ networkProfileName: undefined, networkProfileTilePodIpBlockId: "fead2c9a" }), expect: [`${P}networkProfileTilePodIpBlockId: is only used with networkProfileName`] },
+    { what: "an upgrade timeout that is not a number", config: pksConfig({ clusterUpgrade: "true", clusterUpgradeTimeoutMinutes: "2h" }), expect: [`${P}clusterUpgradeTimeoutMinutes: "2h" is not an integer`] },
     { what: "user and client login at once", config: pksConfig({ pksClientName: "automation", pksClientSecret: "client-s3cret" }), expect: [`${P}pksClientName: cannot be combined with pksUsername/pksPassword`] },
     { what: "PKS keys for an existing cluster", config: { [`${P}clusterSource`]: "existing", [`${P}clusterName`]: "x", [`${P}kubeconfig`]: "current-context: x" }, expect: [`${P}clusterName: is only used when clusterSource is pks`] },
     // The istiod chart merges these over its own requests (500m, 2048Mi): a limit alone can fall below them.

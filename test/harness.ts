@@ -71,6 +71,8 @@ export class MeshMocks implements pulumi.runtime.Mocks {
     public loadBalancerIngress: { ip?: string; hostname?: string } = { ip: LB_ADDRESS };
     /** What the mesh inventory script finds on the cluster (control planes, injected pods). */
     public inventory: MeshInventory = { revisions: [], pods: [] };
+    /** What `pksctl cluster-status` finds (clusterUpgrade): the cluster, and an upgrade it may lag. */
+    public clusterStatus: { exists: boolean; tkgiVersion?: string; upgradeTo?: string } = { exists: true };
 
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
         const inputs = reveal(args.inputs) as Record<string, unknown>;
@@ -102,6 +104,9 @@ export class MeshMocks implements pulumi.runtime.Mocks {
         if (args.token === "command:local:run" && String(args.inputs.interpreter).includes("meshInventory")) {
             return { stdout: JSON.stringify(this.inventory), stderr: "" };
         }
+        if (args.token === "command:local:run" && args.inputs.command === "cluster-status") {
+            return { stdout: JSON.stringify({ ...this.clusterStatus, events: [], finishedAt: new Date().toISOString() }), stderr: "" };
+        }
         if (args.token === "command:local:run") {
             // pksctl get-credentials prints the kubeconfig in a JSON document with the run's events.
             return { stdout: JSON.stringify({ kubeconfig: FAKE_KUBECONFIG, events: [], finishedAt: new Date().toISOString() }), stderr: "" };
@@ -115,6 +120,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
         this.sequence.length = 0;
         this.loadBalancerIngress = { ip: LB_ADDRESS };
         this.inventory = { revisions: [], pods: [] };
+        this.clusterStatus = { exists: true };
     }
 
     /** The registered resources of one type. */
@@ -145,6 +151,11 @@ function commandStdout(inputs: Record<string, unknown>): string {
             name: spec.name, uuid: `uuid-of-${spec.name}`, plan: spec.plan, masterHost: spec.externalHostname, masterPort: 8443, masterIps: ["10.0.0.10"], workerNodes: spec.numNodes ?? 3,
             networkProfile: spec.networkProfile ?? "", lastAction: "CREATE", lastActionState: "succeeded",
         });
+    }
+    if (inputs.create === "claim-network-profile" || inputs.create === "claim-cluster") {
+        // pksctl's claim on a name: a marker, and no object of that name in PKS.
+        const { name } = JSON.parse(e.PKSCTL_NETWORK_PROFILE ?? e.PKSCTL_CLUSTER) as { name: string };
+        return JSON.stringify({ name, marker: `marker-of-${name}` });
     }
     if (inputs.create === "remove") {
         return JSON.stringify({ namespace: e.NAMESPACE_LABELS_NAMESPACE, removed: {} });

@@ -15,7 +15,7 @@ const P = `${PROJECT}:`;
 const STACK_SECRETS: Record<string, Record<string, string>> = {
     dev: { pksPassword: "dev-pks-password" },
     local: { pksPassword: "admin-password" },
-    prod: { pksClientSecret: "prod-client-secret" },
+    prod: { pksPassword: "prod-user-password" },
 };
 
 async function runStack(stack: string): Promise<ProgramRun> {
@@ -85,14 +85,14 @@ describe("the program", function () {
         expect(provider.inputs.clusterIdentifier).to.equal("uuid-of-medium-lb-cluster");
     });
 
-    it("hardens the prod stack: protected cluster, HA istiod, tkgi with a CA and a client login", async () => {
+    it("hardens the prod stack: protected cluster, HA istiod, tkgi with a CA and a user login (no secret on an argv)", async () => {
         const run = await runStack("prod");
         expect(run.error).to.equal(undefined);
         expect(run.recorder.find("pks-istio-mesh:pks:PksCluster", "mesh-prod").opts.protect).to.equal(true);
         const env = mocks.find("command:local:Command", "mesh-prod").inputs.environment as Record<string, string>;
-        expect(env).to.include({ PKSCTL_CLI: "tkgi", PKSCTL_CLIENT_NAME: "pulumi-automation", PKSCTL_SKIP_TLS_VALIDATION: "false", PKSCTL_TIMEOUT_SECONDS: "3600" });
+        expect(env).to.include({ PKSCTL_CLI: "tkgi", PKSCTL_USERNAME: "pulumi-automation", PKSCTL_SKIP_TLS_VALIDATION: "false", PKSCTL_TIMEOUT_SECONDS: "3600" });
         expect(env.PKSCTL_CA_CERT).to.include("-----BEGIN CERTIFICATE-----");
-        expect(env).to.not.have.property("PKSCTL_PASSWORD");
+        expect(env).to.not.have.property("PKSCTL_CLIENT_SECRET");
         const istiod = mocks.find("kubernetes:helm.sh/v3:Release", "istio-istiod");
         expect(istiod.inputs.values).to.deep.include({ autoscaleEnabled: true, autoscaleMin: 2, global: { hub: "harbor.example.com/istio" } });
         const images = mocks.ofType("kubernetes:apps/v1:Deployment").map((d) => (d.inputs.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0].image);
@@ -124,7 +124,7 @@ describe("the program", function () {
         delete config[`${P}networkProfileParameters`];
         const run = await runProgram({ ...config, [`${P}pksPassword`]: "x-pks-password", [`${P}verifyProductPage`]: "false" }, [`${P}pksPassword`]);
         expect(run.error).to.equal(undefined);
-        expect(mocks.ofType("command:local:Command").map((c) => c.name)).to.deep.equal(["medium-lb-cluster"]);
+        expect(mocks.ofType("command:local:Command").map((c) => c.name)).to.deep.equal(["medium-lb-cluster-claim", "medium-lb-cluster"]);
         expect(JSON.parse((mocks.find("command:local:Command", "medium-lb-cluster").inputs.environment as Record<string, string>).PKSCTL_CLUSTER))
             .to.not.have.property("networkProfile");
         expect(run.exports!.verification).to.equal("skipped (verifyProductPage is false)");

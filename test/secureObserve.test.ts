@@ -21,7 +21,7 @@ const TELEMETRY = "kubernetes:telemetry.istio.io/v1:Telemetry";
 const GROUP = "kubernetes:yaml/v2:ConfigGroup";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const ADDONS = path.join(toolsBin(), "istio-addons");
-const SECRETS: Record<string, Record<string, string>> = { dev: { pksPassword: "dev-password" }, local: { pksPassword: "admin-password" }, prod: { pksClientSecret: "client-secret" } };
+const SECRETS: Record<string, Record<string, string>> = { dev: { pksPassword: "dev-password" }, local: { pksPassword: "admin-password" }, prod: { pksPassword: "prod-user-password" } };
 
 async function run(stack: string, extra: Record<string, string> = {}): Promise<ProgramRun> {
     const secrets = Object.fromEntries(Object.entries(SECRETS[stack] ?? {}).map(([k, v]) => [`${P}${k}`, v]));

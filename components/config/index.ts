@@ -29,7 +29,9 @@ export interface PksClusterConfig {
     connection: PksConnectionConfig;
     timeoutMinutes: number;
     pollSeconds: number;
-    networkProfile?: { name: string; description: string; parameters: NetworkProfileParameters };
+    /** Adopt (and later delete) a profile or cluster of the configured name that the stack did not create. */
+    adoptExisting: boolean;
+    networkProfile?: { name: string; description: string; parameters: NetworkProfileParameters; tilePodIpBlockId?: string };
     cluster: {
         name: string;
         externalHostname: string;
@@ -37,6 +39,11 @@ export interface PksClusterConfig {
         numNodes?: number;
         tags?: Record<string, string>;
         protect: boolean;
+        /** Tag the cluster with the stack's ownership marker (the platform takes tags). */
+        ownerTag: boolean;
+        /** Run upgrade-cluster when the cluster lags the control plane's TKGI version, within this many minutes. */
+        upgrade: boolean;
+        upgradeTimeoutMinutes: number;
     };
 }
 
@@ -249,10 +256,12 @@ function pksClusterConfig(v: ConfigValues): PksClusterConfig {
         },
         timeoutMinutes: v.pksTimeoutMinutes,
         pollSeconds: v.pksPollSeconds,
+        adoptExisting: v.pksAdoptExisting,
         networkProfile: v.networkProfileName === undefined ? undefined : {
             name: v.networkProfileName,
             description: v.networkProfileDescription,
             parameters: v.networkProfileParameters,
+            tilePodIpBlockId: v.networkProfileTilePodIpBlockId,
         },
         cluster: {
             name: v.clusterName!,
@@ -261,6 +270,9 @@ function pksClusterConfig(v: ConfigValues): PksClusterConfig {
             numNodes: v.clusterNumNodes,
             tags: v.clusterTags,
             protect: v.clusterProtect,
+            ownerTag: v.clusterOwnerTag,
+            upgrade: v.clusterUpgrade,
+            upgradeTimeoutMinutes: v.clusterUpgradeTimeoutMinutes,
         },
     };
 }

@@ -17,7 +17,7 @@ export interface Problem {
 
 const PKS_ONLY_KEYS: ReadonlyArray<keyof ConfigValues> = [
     "pksApiUrl", "pksUsername", "pksPassword", "pksClientName", "pksClientSecret", "pksCaCert", "networkProfileName",
-    "clusterName", "clusterExternalHostname", "clusterPlan", "clusterNumNodes", "clusterTags",
+    "networkProfileTilePodIpBlockId", "clusterName", "clusterExternalHostname", "clusterPlan", "clusterNumNodes", "clusterTags",
 ];
 
 /** The edit distance between two keys, to suggest the intended key for a misspelt one. */
@@ -177,6 +177,9 @@ export function crossChecks(v: ConfigValues, env: NodeJS.ProcessEnv): Problem[] 
             problems.push({ key: "pksSkipTlsValidation", message: "cannot be true when pksCaCert is set: choose one" });
         } else if (!v.pksSkipTlsValidation && v.pksCaCert === undefined) {
             problems.push({ key: "pksCaCert", message: "is required to verify the PKS API certificate (PEM text), unless pksSkipTlsValidation is true" });
+        }
+        if (v.networkProfileTilePodIpBlockId !== undefined && v.networkProfileName === undefined) {
+            problems.push({ key: "networkProfileTilePodIpBlockId", message: "is only used with networkProfileName (attaching a profile to a cluster that has none)" });
         }
         if (v.clusterNumNodes !== undefined && v.clusterNumNodes > v.clusterPlanMaxNodes) {
             problems.push({ key: "clusterNumNodes", message: `${v.clusterNumNodes} is not allowed: the plan allows 1 to ${v.clusterPlanMaxNodes} worker nodes (clusterPlanMaxNodes)` });

@@ -4,7 +4,8 @@
  * Pulumi.yaml (a test keeps the two in step). The rules between keys are in rules.ts.
  */
 import { z } from "zod";
-import { PKS_NAME, PKS_NAME_RULE, PKS_TAG_KEY, PKS_TAG_PART } from "../pks/names";
+import { OWNER_TAG } from "../pks/contract";
+import { BOSH_RESERVED_TAGS, PKS_NAME, PKS_NAME_RULE, PKS_TAG_KEY, PKS_TAG_PART } from "../pks/names";
 import { isLocalSource } from "../telemetry/manifests";
 
 export const PROJECT = "pks-istio-mesh";
@@ -123,10 +124,12 @@ export const configSchema = z.strictObject({
     pksCaCert: z.string().includes("-----BEGIN CERTIFICATE-----", { error: "expected the PEM text of a CA certificate" }).optional(),
     pksTimeoutMinutes: integer(1, 24 * 60).default(45),
     pksPollSeconds: integer(1, 600).default(30),
+    pksAdoptExisting: boolean().default(false),
     // Network profile (optional: NSX-T only)
     networkProfileName: text(PKS_NAME, PKS_NAME_RULE).optional(),
     networkProfileDescription: z.string().default(""),
     networkProfileParameters: object(networkProfileParameters).default({ lb_size: "medium" }),
+    networkProfileTilePodIpBlockId: z.string().regex(/^[^-\s]\S*$/, { error: "expected the NSX-T id of the tile's Pods IP Block" }).optional(),
     // Cluster
     clusterName: text(PKS_NAME, PKS_NAME_RULE).optional(),
     clusterExternalHostname: text(HOSTNAME, "a hostname or IPv4 address of at most 64 characters").optional(),
@@ -134,12 +137,20 @@ export const configSchema = z.strictObject({
     clusterNumNodes: integer(1, 1000).optional(),
     clusterPlanMaxNodes: integer(1, 1000).default(50),
     clusterTags: object(z.record(
-        z.string().regex(PKS_TAG_KEY, { error: (issue) => `tag key ${show(issue.input)} is not allowed: keys must be non-empty, must not start with '-' and contain no '"', ':' or ','` }),
+        z.string().regex(PKS_TAG_KEY, { error: (issue) => `tag key ${show(issue.input)} is not allowed: keys must be non-empty, must not start with '-' and contain no '"', ':' or ','` })
+            .refine((k) => !BOSH_RESERVED_TAGS.includes(k.toLowerCase()), {
+                error: (issue) => `tag key ${show(issue.input)} is not allowed: BOSH reserves ${BOSH_RESERVED_TAGS.join(", ")} for its own metadata and TKGI ignores custom tags of these names`,
+            })
+            .refine((k) => k !== OWNER_TAG, { error: `tag key "${OWNER_TAG}" is not allowed: the program sets it itself (clusterOwnerTag)` }),
         z.string().regex(PKS_TAG_PART, { error: (issue) => `tag value ${show(issue.input)} is not allowed: values must be non-empty and contain no '"', ':' or ','` })
             .max(80, { error: "tag values are at most 80 characters" }),
-        { error: "expected an object of tag names to values" },
+        // A key's own problem (its rule above) is more telling than "invalid key".
+        { error: (issue) => (issue.code === "invalid_key" ? issue.issues[0]?.message : "expected an object of tag names to values") },
     )).optional(),
     clusterProtect: boolean().default(false),
+    clusterOwnerTag: boolean().default(true),
+    clusterUpgrade: boolean().default(false),
+    clusterUpgradeTimeoutMinutes: integer(1, 24 * 60).default(120),
     // Istio
     istioVersion: istioVersion().default("1.30.3"),
     istioChartRepository: chartRepository().default("https://istio-release.storage.googleapis.com/charts"),

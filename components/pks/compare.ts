@@ -2,7 +2,7 @@
  * Comparing what PKS has with what is wanted: which settings differ (and whether they can change in place), and
  * the summaries pksctl prints.
  */
-import { ClusterSpec, ClusterSummary, NetworkProfileDocument, NetworkProfileSummary, PksctlReport } from "./contract";
+import { ClusterSpec, ClusterSummary, NetworkProfileDocument, NetworkProfileSummary, OWNER_TAG, PksctlReport } from "./contract";
 import { ClusterObject, ProfileObject } from "./documents";
 
 /** A stable JSON rendering (object keys sorted) for comparing documents (which are at most MAX_DEPTH deep). */
@@ -46,9 +46,10 @@ export function profileDifferences(existing: ProfileObject, desired: NetworkProf
     return differences;
 }
 
+/** The user's tags on the cluster (the ownership tag left out), or undefined when PKS shows none at all. */
 function tagsOf(cluster: ClusterObject): Record<string, string> | undefined {
     const tags = cluster.parameters.cluster_tags;
-    return Array.isArray(tags) ? Object.fromEntries(tags.map((t) => [t.name, t.value])) : undefined;
+    return Array.isArray(tags) ? Object.fromEntries(tags.filter((t) => t.name !== OWNER_TAG).map((t) => [t.name, t.value])) : undefined;
 }
 
 /** Fields that cannot change without replacing the cluster. */
@@ -97,6 +98,8 @@ export function summarizeCluster(cluster: ClusterObject, report: PksctlReport): 
         networkProfile: cluster.network_profile_name ?? "",
         lastAction: cluster.last_action,
         lastActionState: cluster.last_action_state,
+        tkgiVersion: cluster.pks_version ?? "",
+        kubernetesVersion: cluster.k8s_version ?? "",
         ...report,
     };
 }

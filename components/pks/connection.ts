@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PKSCTL_ENV } from "./contract";
+import { ClaimDocument, OwnershipInput, PKSCTL_ENV } from "./contract";
 import { launcherInterpreter } from "../launcher/interpreter";
 
 /** How the PKS components reach and log in to the PKS API. */
@@ -17,7 +17,10 @@ export interface PksConnectionArgs {
     password?: pulumi.Input<string>;
     /** A UAA client to log in with instead of a user (`--client-name`). */
     clientName?: pulumi.Input<string>;
-    /** The client's secret; pass a secret. Handed to the CLI on stdin, never as an argument. */
+    /**
+     * The client's secret; pass a secret. TKGI documents it only as `--client-secret`: it is on the login call's
+     * argument list (visible to the machine's other users while that call runs). Prefer a user login.
+     */
     clientSecret?: pulumi.Input<string>;
     /** Log in with `-k`, skipping verification of the PKS API certificate. Use `caCert` in production. */
     skipTlsValidation?: boolean;
@@ -58,4 +61,30 @@ export function pksctlEnvironment(connection: PksConnectionArgs, wait: PksWaitAr
         }
     }
     return env;
+}
+
+/** Whether the PKS components may take over what the stack did not create. */
+export interface PksOwnershipArgs {
+    /**
+     * Adopt a profile or cluster of this name that the stack did not create (and, later, delete it with the
+     * stack), and manage one that was re-created outside the stack. Default false: pksctl refuses both.
+     */
+    adoptExisting?: boolean;
+}
+
+/** The claim part of PKSCTL_OWNERSHIP, from a claim's document. */
+export function claimOf(claim: ClaimDocument): OwnershipInput["claim"] {
+    return { marker: claim.marker, ...(claim.existingUuid === undefined ? {} : { existingUuid: claim.existingUuid }) };
+}
+
+/** PKSCTL_OWNERSHIP: the JSON that tells pksctl how to recognise the stack's own profile or cluster. */
+export function ownershipEnvironment(args: PksOwnershipArgs, known: { claim?: OwnershipInput["claim"]; uuid?: string; tag: boolean }): string {
+    const input: OwnershipInput = { adopt: args.adoptExisting ?? false, tag: known.tag };
+    if (known.claim !== undefined) {
+        input.claim = known.claim;
+    }
+    if (known.uuid !== undefined && known.uuid !== "") {
+        input.uuid = known.uuid;
+    }
+    return JSON.stringify(input);
 }

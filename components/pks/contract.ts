@@ -15,7 +15,11 @@ export const PKSCTL_ENV = {
     caCert: "PKSCTL_CA_CERT",
     networkProfile: "PKSCTL_NETWORK_PROFILE",
     cluster: "PKSCTL_CLUSTER",
+    /** How pksctl tells the stack's own profile or cluster from someone else's (an OwnershipInput, JSON). */
+    ownership: "PKSCTL_OWNERSHIP",
     timeoutSeconds: "PKSCTL_TIMEOUT_SECONDS",
+    /** How long an `upgrade-cluster` may take (clusterUpgradeTimeoutMinutes), on top of the step's own time. */
+    upgradeTimeoutSeconds: "PKSCTL_UPGRADE_TIMEOUT_SECONDS",
     pollSeconds: "PKSCTL_POLL_SECONDS",
     /** Tuning (not set by the components): the longest a single CLI call may take; default 300. */
     callTimeoutSeconds: "PKSCTL_CALL_TIMEOUT_SECONDS",
@@ -40,7 +44,51 @@ export interface ClusterSpec {
     /** Worker nodes; when unset PKS uses the plan's default and pksctl does not manage the count. */
     numNodes?: number;
     networkProfile?: string;
+    /** The user's tags (`--tags`); the ownership tag is added by pksctl. */
     tags?: Record<string, string>;
+    /**
+     * The TKGI version to upgrade the cluster to with `upgrade-cluster` when it lags the control plane
+     * (clusterUpgrade): what the `cluster-status` read found available. Unset: never upgrade.
+     */
+    upgradeTo?: string;
+    /** The tile's Pods IP Block ID, which a profile attached to a cluster without one must list. */
+    tilePodIpBlockId?: string;
+}
+
+/** The key of the ownership tag pksctl puts on the clusters it creates (`--tags …,pks-istio-mesh-owner:<marker>`). */
+export const OWNER_TAG = "pks-istio-mesh-owner";
+
+/**
+ * What the stack recorded before it first created a profile or cluster of this name (`claim-*`, a resource of its
+ * own, so that the record survives a `pulumi up` interrupted during the create).
+ */
+export interface ClaimDocument extends PksctlReport {
+    name: string;
+    /** A random value, sent as the ownership tag with create-cluster. */
+    marker: string;
+    /** The uuid of an object of this name that PKS already had when the stack claimed the name. */
+    existingUuid?: string;
+}
+
+/** How pksctl tells the stack's own objects from others (PKSCTL_OWNERSHIP). */
+export interface OwnershipInput {
+    /** The stack's claim (absent for objects created before claims existed). */
+    claim?: { marker: string; existingUuid?: string };
+    /** The uuid the stack recorded for the object it created (get-credentials; update and delete read it from PULUMI_COMMAND_STDOUT). */
+    uuid?: string;
+    /** pksAdoptExisting: adopt (and later delete) an object this stack did not create. */
+    adopt: boolean;
+    /** clusterOwnerTag: create clusters with the ownership tag, and expect it (the platform takes tags). */
+    tag: boolean;
+}
+
+/** What `pksctl cluster-status` prints: whether the cluster exists, and the upgrade the control plane offers it. */
+export interface ClusterStatusDocument extends PksctlReport {
+    exists: boolean;
+    /** The cluster's TKGI version (`pks_version`), when PKS says. */
+    tkgiVersion?: string;
+    /** The version `upgrade-cluster` would bring it to, when it lags the control plane. */
+    upgradeTo?: string;
 }
 
 /**
@@ -67,6 +115,9 @@ export interface ClusterSummary extends PksctlReport {
     networkProfile: string;
     lastAction: string;
     lastActionState: string;
+    /** The cluster's TKGI and Kubernetes versions, when PKS says ("" otherwise). */
+    tkgiVersion: string;
+    kubernetesVersion: string;
 }
 
 /** What pksctl prints for a network profile (create-network-profile). */

@@ -111,6 +111,11 @@ export const clusterObject = z.object({
     last_action_description: z.string().nullish().transform((d) => d ?? ""),
     kubernetes_master_ips: z.array(z.string()).nullish(),
     network_profile_name: z.string().nullish(),
+    // The cluster's versions and the upgrades the control plane offers it: field names of the PKS API's cluster
+    // model (the documents show the values in text: `TKGI Version`, `K8s Version`, "Upgrade is available to").
+    pks_version: z.string().nullish(),
+    k8s_version: z.string().nullish(),
+    available_upgrades: z.array(z.object({ component: z.string().nullish(), version: z.string().nullish() })).nullish(),
     parameters: z.object({
         kubernetes_master_host: z.string(),
         kubernetes_master_port: z.number().int().nullish(),
@@ -146,4 +151,9 @@ export function parseClusters(text: string): ClusterObject[] {
 /** `pks network-profile NAME --json`. */
 export function parseProfile(text: string): ProfileObject {
     return parseDocument(profileObject, text, "the CLI's network profile document");
+}
+
+/** `pks network-profiles --json`. */
+export function parseProfiles(text: string): ProfileObject[] {
+    return parseDocument(z.array(profileObject), text, "the CLI's network profile list");
 }

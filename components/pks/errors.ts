@@ -1,6 +1,7 @@
 /**
- * How pksctl reads a CLI failure: the line that says what went wrong, whether it is worth another try, and
- * whether it is PKS's own answer that an object does not exist.
+ * How pksctl reads a CLI failure: the line that says what went wrong, and whether it is worth another try. What
+ * exists, and in which state, pksctl never reads from a failure's wording (lookup.ts): only from the documented
+ * JSON documents and listings.
  */
 
 /** Raised for every expected failure; `step` names what pksctl was doing. Printed as `pksctl: <step>: <reason>`. */
@@ -69,19 +70,4 @@ export function isTransient(reason: string): boolean {
 /** PKS's answer for a request made without a valid session. */
 export function isNotAuthenticated(reason: string): boolean {
     return /not currently authenticated|please log ?in/i.test(reason);
-}
-
-/** PKS's exact not-found answer for the cluster `name` (`Error: Cluster NAME not found`). */
-export function clusterNotFound(name: string): string {
-    return `Cluster ${name} not found`;
-}
-
-/** PKS's exact not-found answer for the network profile `name`. */
-export function profileNotFound(name: string): string {
-    return `Network profile ${name} not found`;
-}
-
-/** Whether a failure's text is exactly the given not-found answer, and nothing else. */
-export function isExactly(reason: string, answer: string): boolean {
-    return reason.replace(/\.$/, "") === answer;
 }

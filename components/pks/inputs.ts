@@ -6,17 +6,20 @@
 import * as fs from "fs";
 import * as path from "path";
 import { z } from "zod";
-import { ClusterSpec, NetworkProfileDocument, PKSCTL_ENV } from "./contract";
+import { ClusterSpec, NetworkProfileDocument, OWNER_TAG, PKSCTL_ENV } from "./contract";
 import { describeIssues, parseJson } from "./documents";
 import { MalformedOutput, PksctlError } from "./errors";
 import { DEFAULT_RETRY, RetryPolicy } from "./retry";
-import { PKS_NAME, PKS_NAME_RULE, PKS_TAG_KEY, PKS_TAG_PART } from "./names";
+import { BOSH_RESERVED_TAGS, PKS_NAME, PKS_NAME_RULE, PKS_TAG_KEY, PKS_TAG_PART } from "./names";
 
 /** The operations pksctl performs, one per command-provider lifecycle step. */
 export const OPERATIONS = [
-    "create-network-profile", "delete-network-profile", "create-cluster", "update-cluster", "delete-cluster",
-    "get-credentials",
+    "claim-network-profile", "create-network-profile", "delete-network-profile",
+    "claim-cluster", "create-cluster", "update-cluster", "delete-cluster", "get-credentials", "cluster-status",
 ] as const;
+
+/** The operations on a network profile (the others are on a cluster). */
+const PROFILE_OPERATIONS: readonly PksctlOperation[] = ["claim-network-profile", "create-network-profile", "delete-network-profile"];
 
 export type PksctlOperation = (typeof OPERATIONS)[number];
 
@@ -39,8 +42,12 @@ export interface PksctlInputs {
     /** The profile (network-profile operations) or the cluster (the others). */
     profile?: NetworkProfileDocument;
     cluster?: ClusterSpec;
+    /** How to tell the stack's own profile or cluster from someone else's. */
+    ownership: Ownership;
     /** The step's deadline: how long the whole operation may take. */
     timeoutMs: number;
+    /** How long an upgrade-cluster may take, on top of `timeoutMs`. */
+    upgradeTimeoutMs: number;
     /** Time between two status polls. */
     pollMs: number;
     retry: RetryPolicy;
@@ -64,10 +71,30 @@ const clusterSpec = z.strictObject({
     numNodes: z.number().int().min(1).optional(),
     networkProfile: pksName("network profile").optional(),
     tags: z.record(
-        z.string().regex(PKS_TAG_KEY, { error: "tag keys must be non-empty, not start with '-' and contain no '\"', ':' or ','" }),
+        z.string().regex(PKS_TAG_KEY, { error: "tag keys must be non-empty, not start with '-' and contain no '\"', ':' or ','" })
+            .refine((k) => !BOSH_RESERVED_TAGS.includes(k.toLowerCase()), { error: (issue) => `${show(issue.input)} is one of BOSH's reserved tag names (${BOSH_RESERVED_TAGS.join(", ")}), which TKGI ignores` })
+            .refine((k) => k !== OWNER_TAG, { error: `${OWNER_TAG} is the ownership tag pksctl sets itself` }),
         z.string().regex(PKS_TAG_PART, { error: "tag values must be non-empty and contain no '\"', ':' or ','" }).max(80),
     ).optional(),
+    upgradeTo: argument("TKGI version").optional(),
+    tilePodIpBlockId: argument("Pods IP Block ID").optional(),
 });
+
+const ownershipDocument = z.strictObject({
+    claim: z.strictObject({ marker: z.string().regex(PKS_TAG_PART), existingUuid: z.string().min(1).optional() }).optional(),
+    uuid: z.string().min(1).optional(),
+    adopt: z.boolean(),
+    tag: z.boolean(),
+});
+
+/** How pksctl tells the stack's own objects from others (PKSCTL_OWNERSHIP); also what the previous run printed. */
+export interface Ownership extends z.infer<typeof ownershipDocument> {
+    /** The uuid of the object as the stack recorded it: `uuid`, or the previous run's document (PULUMI_COMMAND_STDOUT). */
+    recordedUuid?: string;
+}
+
+/** Without PKSCTL_OWNERSHIP (pksctl run by hand): adopt nothing, tag what is created. */
+const NO_OWNERSHIP = { adopt: false, tag: true };
 
 const profileDocument = z.strictObject({
     name: pksName("network profile"),
@@ -149,7 +176,9 @@ function environment(onProfile: boolean, searchPath: string) {
     return z.object({
         [PKSCTL_ENV.networkProfile]: onProfile ? required(jsonVariable(profileDocument)) : z.unknown().optional(),
         [PKSCTL_ENV.cluster]: onProfile ? z.unknown().optional() : required(jsonVariable(clusterSpec)),
+        [PKSCTL_ENV.ownership]: optional(jsonVariable(ownershipDocument)),
         [PKSCTL_ENV.timeoutSeconds]: optional(secondsVariable),
+        [PKSCTL_ENV.upgradeTimeoutSeconds]: optional(secondsVariable),
         [PKSCTL_ENV.pollSeconds]: optional(secondsVariable),
         [PKSCTL_ENV.callTimeoutSeconds]: optional(secondsVariable),
         [PKSCTL_ENV.retryDelaySeconds]: optional(secondsVariable),
@@ -180,9 +209,22 @@ function environment(onProfile: boolean, searchPath: string) {
     });
 }
 
+/**
+ * The uuid in the document the previous run of this resource printed, which the command provider hands an update
+ * or delete in PULUMI_COMMAND_STDOUT; undefined when there is none (or it is not one of pksctl's documents).
+ */
+function previousUuid(env: NodeJS.ProcessEnv): string | undefined {
+    try {
+        const previous = JSON.parse(env.PULUMI_COMMAND_STDOUT ?? "") as { uuid?: unknown };
+        return typeof previous.uuid === "string" && previous.uuid !== "" ? previous.uuid : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
 /** Reads and checks every input of `operation`; a PksctlError names each problem. */
 export function readInputs(operation: PksctlOperation, env: NodeJS.ProcessEnv): PksctlInputs {
-    const onProfile = operation === "create-network-profile" || operation === "delete-network-profile";
+    const onProfile = PROFILE_OPERATIONS.includes(operation);
     const checked = environment(onProfile, env.PATH ?? "").safeParse(env);
     if (!checked.success) {
         throw new PksctlError("reading inputs", describeIssues(checked.error));
@@ -192,7 +234,9 @@ export function readInputs(operation: PksctlOperation, env: NodeJS.ProcessEnv): 
     return {
         profile: onProfile ? v[PKSCTL_ENV.networkProfile] as NetworkProfileDocument : undefined,
         cluster: onProfile ? undefined : v[PKSCTL_ENV.cluster] as ClusterSpec,
+        ownership: { ...(v[PKSCTL_ENV.ownership] ?? NO_OWNERSHIP), recordedUuid: v[PKSCTL_ENV.ownership]?.uuid ?? previousUuid(env) },
         timeoutMs: v[PKSCTL_ENV.timeoutSeconds] ?? 45 * 60_000,
+        upgradeTimeoutMs: v[PKSCTL_ENV.upgradeTimeoutSeconds] ?? 120 * 60_000,
         pollMs: v[PKSCTL_ENV.pollSeconds] ?? 30_000,
         retry: {
             ...DEFAULT_RETRY,

@@ -7,3 +7,8 @@ export const PKS_NAME_RULE = "1-63 letters, digits, '-', '_' or '.', starting an
 export const PKS_TAG_PART = /^[^":,\r\n]+$/;
 /** A tag key, which also starts the `--tags` value, so it must not start with '-'. */
 export const PKS_TAG_KEY = /^[^-":,\r\n][^":,\r\n]*$/;
+/**
+ * Tag names BOSH sets on every VM itself; TKGI accepts custom tags with these names and ignores them
+ * (tag-clusters.html.md.erb, "Tags Reserved for BOSH").
+ */
+export const BOSH_RESERVED_TAGS: readonly string[] = ["deployment", "director", "id", "index", "instance_group", "job", "name"];

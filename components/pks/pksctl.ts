@@ -9,21 +9,23 @@
  * idempotent calls, deadline, re-login) and removes the home when it ends.
  *
  * Output contract: stdout carries one JSON document, written only on success: the cluster or profile summary,
- * `{kubeconfig}` for `get-credentials`, no payload for deletes, each with the run's `events` and `finishedAt`
- * (contract.ts); stderr carries progress lines, which Pulumi shows while the step runs. Nothing secret is ever
+ * `{kubeconfig}` for `get-credentials`, the claim of `claim-*`, the status of `cluster-status`, no payload for
+ * deletes, each with the run's `events` and `finishedAt` (contract.ts); stderr carries progress lines, which
+ * Pulumi shows while the step runs (at most PROGRESS_BUDGET bytes of them: the command provider hands them to
+ * the next run's environment). Nothing secret is ever
  * printed, except the kubeconfig of `get-credentials`. Exit status 0 on success, 1 with `pksctl: <step>: <reason>` on stderr
  * otherwise, 2 for an unknown operation, 128+n after signal n (SIGINT, SIGTERM, SIGHUP: the CLI calls are stopped
  * and the home is removed first). If pksctl is killed outright, its watchdog (watchdog.ts) does that cleanup.
  */
 import * as os from "os";
 import { CliProcesses } from "./cliProcess";
-import { createCluster, deleteCluster, getCredentials, updateCluster } from "./clusterOperations";
+import { claimCluster, clusterStatus, createCluster, deleteCluster, getCredentials, updateCluster } from "./clusterOperations";
 import { summarizeCluster, summarizeProfile } from "./compare";
 import { PKSCTL_ENV, PksctlReport } from "./contract";
 import { PksctlError } from "./errors";
 import { OPERATIONS, PksctlInputs, PksctlOperation, readInputs } from "./inputs";
 import { PrivateHome, sweepStaleHomes } from "./privateHome";
-import { createNetworkProfile, deleteNetworkProfile } from "./profileOperations";
+import { claimNetworkProfile, createNetworkProfile, deleteNetworkProfile } from "./profileOperations";
 import { ProgressLog } from "./progress";
 import { Deadline } from "./retry";
 import { PksSession } from "./session";
@@ -34,21 +36,28 @@ async function perform(operation: PksctlOperation, inputs: PksctlInputs, session
     const report = (): PksctlReport => ({ events: session.log.events, finishedAt: new Date().toISOString() });
     const profile = inputs.profile!;
     const cluster = inputs.cluster!;
+    const ownership = inputs.ownership;
     switch (operation) {
+        case "claim-network-profile":
+            return JSON.stringify(await claimNetworkProfile(session, profile.name, report));
         case "create-network-profile":
-            return JSON.stringify(summarizeProfile(await createNetworkProfile(session, profile), report()));
+            return JSON.stringify(summarizeProfile(await createNetworkProfile(session, profile, ownership), report()));
         case "delete-network-profile":
-            await deleteNetworkProfile(session, profile.name);
+            await deleteNetworkProfile(session, profile.name, ownership);
             return JSON.stringify(report());
+        case "claim-cluster":
+            return JSON.stringify(await claimCluster(session, cluster.name, report));
         case "create-cluster":
-            return JSON.stringify(summarizeCluster(await createCluster(session, cluster), report()));
+            return JSON.stringify(summarizeCluster(await createCluster(session, cluster, ownership), report()));
         case "update-cluster":
-            return JSON.stringify(summarizeCluster(await updateCluster(session, cluster), report()));
+            return JSON.stringify(summarizeCluster(await updateCluster(session, cluster, ownership, inputs.upgradeTimeoutMs), report()));
         case "delete-cluster":
-            await deleteCluster(session, cluster.name);
+            await deleteCluster(session, cluster.name, ownership);
             return JSON.stringify(report());
         case "get-credentials":
-            return JSON.stringify({ kubeconfig: await getCredentials(session, cluster.name), ...report() });
+            return JSON.stringify({ kubeconfig: await getCredentials(session, cluster.name, ownership), ...report() });
+        case "cluster-status":
+            return JSON.stringify(await clusterStatus(session, cluster.name, report));
     }
 }
 
@@ -76,7 +85,7 @@ function stopOnSignals(operation: PksctlOperation, processes: CliProcesses, home
             home.remove();
             watchdog.close();
             const stopped = running.length > 0 ? `; stopped the CLI (${running.map((r) => `\`${r}\``).join(", ")})` : "";
-            log.line(`pksctl: interrupted by ${signal} during ${operation}${stopped} and removed the private home with its session. ` +
+            log.final(`pksctl: interrupted by ${signal} during ${operation}${stopped} and removed the private home with its session. ` +
                 "PKS carries on with any operation it had accepted: run the Pulumi command again to resume");
             process.exit(128 + (os.constants.signals[signal] ?? 0));
         });
@@ -105,14 +114,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
     const log = new ProgressLog([env[PKSCTL_ENV.password], env[PKSCTL_ENV.clientSecret]]);
     const operation = OPERATIONS.find((o) => o === argv[0]);
     if (operation === undefined) {
-        log.line(`pksctl: unknown operation '${argv[0] ?? ""}'; expected one of ${OPERATIONS.join(", ")}`);
+        log.final(`pksctl: unknown operation '${argv[0] ?? ""}'; expected one of ${OPERATIONS.join(", ")}`);
         return 2;
     }
     let inputs: PksctlInputs;
     try {
         inputs = readInputs(operation, env);
     } catch (e) {
-        log.line(failureLine(operation, e));
+        log.final(failureLine(operation, e));
         return 1;
     }
     const swept = sweepStaleHomes();
@@ -125,8 +134,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
     const processes = new CliProcesses(watchdog);
     const signals = stopOnSignals(operation, processes, home, watchdog, log);
     try {
+        // An upgrade (update-cluster with clusterUpgrade) has time of its own on top of the step's.
+        const total = inputs.timeoutMs + (operation === "update-cluster" && inputs.cluster?.upgradeTo !== undefined ? inputs.upgradeTimeoutMs : 0);
         const session = await PksSession.open(inputs.login, {
-            log, processes, home, deadline: new Deadline(inputs.timeoutMs), retry: inputs.retry, pollMs: inputs.pollMs,
+            log, processes, home, deadline: new Deadline(total), retry: inputs.retry, pollMs: inputs.pollMs,
         });
         const document = await perform(operation, inputs, session);
         if (signals.interrupted()) {
@@ -139,7 +150,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
         if (signals.interrupted()) {
             return await handedOver();
         }
-        log.line(failureLine(operation, e));
+        log.final(failureLine(operation, e));
         return 1;
     } finally {
         home.remove();

@@ -1,18 +1,19 @@
 /**
  * A logged-in PKS CLI session in the run's private home, and the two ways pksctl calls the CLI through it:
  *
- * - `call`: one call, never repeated (create, update, delete): its outcome is classified and the caller decides
- *   what to do after a failure, from a fresh read of PKS's state;
- * - `read`: an idempotent call (login, `cluster`, `clusters`, `network-profile`, `get-credentials`), retried with
- *   backoff while its failure is transient (see errors.ts), each try bounded by the time left before the step's
- *   deadline, each retry reported.
+ * - `call`: one call, never repeated (create, update, upgrade, delete): its outcome is classified and the caller
+ *   decides what to do after a failure, from a fresh read of PKS's state;
+ * - `read`: an idempotent call (login, `cluster`, `clusters`, `network-profile(s)`, `get-credentials`), retried
+ *   with backoff while its failure is transient (see errors.ts), each try bounded by the time left before the
+ *   step's deadline, each retry reported (`retrying` and `tryRead` let lookup.ts combine a document and a listing
+ *   in one try).
  *
  * A session that expired meanwhile (long waits outlive the API's tokens) is renewed by logging in again, once per
  * call; the failed call is then repeated, since PKS refused it without acting on it.
  */
 import * as fs from "fs";
 import { CliProcesses, CliResult, timedOutText } from "./cliProcess";
-import { MalformedOutput, PksctlError, errorText, isExactly, isNotAuthenticated, isTransient } from "./errors";
+import { MalformedOutput, PksctlError, errorText, isNotAuthenticated, isTransient } from "./errors";
 import { PksLogin } from "./inputs";
 import { PrivateHome } from "./privateHome";
 import { ProgressLog, formatElapsed } from "./progress";
@@ -21,12 +22,10 @@ import { Deadline, RetryPolicy, backoffMs, sleep } from "./retry";
 /** The classified outcome of one CLI call. */
 export type CallOutcome =
     | { kind: "ok"; stdout: string }
-    /** Exactly PKS's not-found answer for the object the caller asked about. */
-    | { kind: "not-found"; reason: string }
     | { kind: "failed"; reason: string; transient: boolean };
 
 /** What one try of an idempotent call gave. */
-type Attempt<T> = { ok: true; value: T } | { ok: false; reason: string; transient: boolean };
+export type Attempt<T> = { ok: true; value: T } | { ok: false; reason: string; transient: boolean };
 
 /** What a session needs from its run. */
 export interface SessionContext {
@@ -91,14 +90,18 @@ export class PksSession {
         return { reason, transient: isTransient(reason) };
     }
 
-    /** Logs in, retrying transient failures; a rejection carries PKS's own message. */
+    /**
+     * Logs in, retrying transient failures; a rejection carries PKS's own message. A user's password goes to the
+     * CLI's password prompt on stdin (login.html.md.erb: without -p the CLI prompts; that it reads a piped stdin
+     * is assumed). A client's secret can only be given as `--client-secret` (every documented client login does):
+     * it is on this call's argument list, and only on this one, for as long as the login takes.
+     */
     async logIn(): Promise<void> {
         const { api, username, clientName } = this.login;
         const who = clientName ? `client ${clientName}` : `user ${username}`;
         const args = ["login", "-a", api];
-        // The secret goes to the CLI's prompt on stdin; it is never an argument.
         if (clientName) {
-            args.push("--client-name", clientName);
+            args.push("--client-name", clientName, "--client-secret", this.login.clientSecret ?? "");
         } else {
             args.push("-u", username ?? "");
         }
@@ -109,19 +112,18 @@ export class PksSession {
         } else {
             args.push("-k");
         }
-        const secret = clientName ? this.login.clientSecret : this.login.password;
+        const stdin = clientName ? "" : `${this.login.password ?? ""}\n`;
         await this.retrying(`logging in to ${api} as ${who}`, async (timeoutMs) => {
-            const result = await this.exec(args, timeoutMs, {}, `${secret ?? ""}\n`);
+            const result = await this.exec(args, timeoutMs, {}, stdin);
             return result.code === 0 ? { ok: true, value: undefined } : { ok: false, ...this.failure(result) };
         });
     }
 
     /**
-     * One CLI call, never repeated except after a re-login. `notFound` is PKS's exact not-found answer for the
-     * object concerned; without it, that answer is a failure like any other. The call is bounded by `timeoutMs`,
-     * else by the per-call limit and the deadline.
+     * One CLI call, never repeated except after a re-login. The call is bounded by `timeoutMs`, else by the
+     * per-call limit and the deadline.
      */
-    async call(args: string[], options: { timeoutMs?: number; extraEnv?: NodeJS.ProcessEnv; notFound?: string; step?: string } = {}): Promise<CallOutcome> {
+    async call(args: string[], options: { timeoutMs?: number; extraEnv?: NodeJS.ProcessEnv; step?: string } = {}): Promise<CallOutcome> {
         const bound = () => {
             const remaining = this.context.deadline.remainingMs();
             if (options.timeoutMs === undefined && remaining <= 0) {
@@ -130,13 +132,7 @@ export class PksSession {
             return options.timeoutMs ?? Math.min(this.context.retry.callTimeoutMs, remaining);
         };
         const classify = (result: CliResult): CallOutcome => {
-            if (result.code === 0) {
-                return { kind: "ok", stdout: result.stdout };
-            }
-            const failure = this.failure(result);
-            return options.notFound !== undefined && isExactly(failure.reason, options.notFound)
-                ? { kind: "not-found", reason: failure.reason }
-                : { kind: "failed", ...failure };
+            return result.code === 0 ? { kind: "ok", stdout: result.stdout } : { kind: "failed", ...this.failure(result) };
         };
         const outcome = classify(await this.exec(args, bound(), options.extraEnv));
         if (outcome.kind !== "failed" || !isNotAuthenticated(outcome.reason)) {
@@ -148,33 +144,38 @@ export class PksSession {
     }
 
     /**
-     * An idempotent read: `parse` turns the CLI's stdout into the result (throwing MalformedOutput for garbage,
-     * which counts as transient). Resolves undefined on PKS's exact `notFound` answer. A `decisive` read (one that
-     * decides what happened after a failed create, update or delete) gets one try even past the deadline.
+     * One try of an idempotent call: `parse` turns the CLI's stdout into the result (throwing MalformedOutput for
+     * garbage, which counts as transient).
      */
-    read<T>(step: string, args: string[], parse: (stdout: string) => T,
-        options: { notFound?: string; extraEnv?: NodeJS.ProcessEnv; decisive?: boolean } = {}): Promise<T | undefined> {
-        return this.retrying<T | undefined>(step, async (timeoutMs) => {
-            const outcome = await this.call(args, { timeoutMs, extraEnv: options.extraEnv, notFound: options.notFound });
-            if (outcome.kind === "not-found") {
-                return { ok: true, value: undefined };
+    async tryRead<T>(args: string[], parse: (stdout: string) => T, timeoutMs: number, extraEnv?: NodeJS.ProcessEnv): Promise<Attempt<T>> {
+        const outcome = await this.call(args, { timeoutMs, extraEnv });
+        if (outcome.kind === "failed") {
+            return { ok: false, reason: outcome.reason, transient: outcome.transient };
+        }
+        try {
+            return { ok: true, value: parse(outcome.stdout) };
+        } catch (e) {
+            if (e instanceof MalformedOutput) {
+                return { ok: false, reason: this.log.redact(e.message), transient: true };
             }
-            if (outcome.kind === "failed") {
-                return { ok: false, reason: outcome.reason, transient: outcome.transient };
-            }
-            try {
-                return { ok: true, value: parse(outcome.stdout) };
-            } catch (e) {
-                if (e instanceof MalformedOutput) {
-                    return { ok: false, reason: this.log.redact(e.message), transient: true };
-                }
-                throw e;
-            }
-        }, options.decisive ?? false);
+            throw e;
+        }
     }
 
-    /** Tries `attempt` until it succeeds, fails permanently, runs out of tries or meets the deadline. */
-    private async retrying<T>(step: string, attempt: (timeoutMs: number) => Promise<Attempt<T>>, decisive = false): Promise<T> {
+    /**
+     * An idempotent read, retried (see `retrying`). A `decisive` read (one that decides what happened after a
+     * failed create, update or delete) gets one try even past the deadline.
+     */
+    read<T>(step: string, args: string[], parse: (stdout: string) => T,
+        options: { extraEnv?: NodeJS.ProcessEnv; decisive?: boolean } = {}): Promise<T> {
+        return this.retrying(step, (timeoutMs) => this.tryRead(args, parse, timeoutMs, options.extraEnv), options.decisive ?? false);
+    }
+
+    /**
+     * Tries `attempt` until it succeeds, fails permanently, runs out of tries or meets the deadline; each retry is
+     * a progress line and an event. A `decisive` attempt gets one try even past the deadline.
+     */
+    async retrying<T>(step: string, attempt: (timeoutMs: number) => Promise<Attempt<T>>, decisive = false): Promise<T> {
         const { retry, deadline, log } = this.context;
         let last: string | undefined;
         for (let n = 1; ; n++) {

@@ -16,6 +16,7 @@ import { expect } from "chai";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { boshDeleteDeployment } from "../pks-simulator/lifecycle";
 import { SimState, snapshot, writeSettings } from "../pks-simulator/state";
 import { Step, cli, eventually, failureOf, nameOf, processesMatching, recorder, startCli, stepIndex } from "./engine";
 import { LOAD_BALANCER_IP, LocalCluster } from "./localCluster";
@@ -98,14 +99,18 @@ describe("end to end: the local stack, run by the pulumi CLI, against a live ist
         expect(Object.keys((await snapshot(sim)).clusters)).to.deep.equal([]);
     });
 
-    it("fails `up` with PKS's message when the cluster create fails", async () => {
+    it("fails `up` with PKS's message and the BOSH deployment to remove when the cluster create fails", async () => {
         writeSettings(sim, { failCreate: { "medium-lb-cluster": "NSX-T edge cluster has no capacity for a medium load balancer" } });
         const r = recorder();
         const message = await failureOf(stack.up({ onEvent: r.onEvent, onOutput: r.onOutput }));
         expect(message).to.include("NSX-T edge cluster has no capacity for a medium load balancer");
         const state = await snapshot(sim);
-        expect(state.clusters["medium-lb-cluster"].last_action_state).to.equal("failed");
+        const failed = state.clusters["medium-lb-cluster"];
+        expect(failed.last_action_state).to.equal("failed");
+        expect(message).to.include(`bosh -e <environment> delete-deployment -d service-instance_${failed.uuid}`);
         expect(Object.keys(state.profiles)).to.deep.equal(["network-profile-medium"]);
+        // The operator removes the deployment, as the message says (the next `up` deletes the remains and creates).
+        await boshDeleteDeployment(sim, "medium-lb-cluster");
     });
 
     it("leaves no PKS CLI process and no pksctl home when `up` is interrupted while the cluster is created", async () => {
@@ -136,6 +141,11 @@ describe("end to end: the local stack, run by the pulumi CLI, against a live ist
         expect(createClusterCalls() - callsBefore, "the interrupted run asked PKS for the cluster once").to.equal(1);
         const state = await snapshot(sim);
         expect(state.clusters["medium-lb-cluster"]).to.include({ last_action: "CREATE", last_action_state: "in progress" });
+        // Sent with create-cluster: the marker of the claim the stack recorded before it (it is in the state).
+        const claim = ((await stack.exportStack()).deployment as { resources: Array<{ urn: string; outputs?: { stdout?: string } }> }).resources
+            .find((res) => res.urn.endsWith("::medium-lb-cluster-claim"));
+        const { marker } = JSON.parse(String(claim?.outputs?.stdout)) as { marker: string };
+        expect(state.clusters["medium-lb-cluster"].tags).to.deep.equal([{ name: "pks-istio-mesh-owner", value: marker }]);
         const pending = ((await stack.exportStack()).deployment as { pending_operations?: Array<{ resource: { urn: string }; type: string }> }).pending_operations ?? [];
         console.log(`      pending operations after the interruption: ${JSON.stringify(pending.map((p) => `${p.type} ${nameOf(p.resource.urn)}`))}`);
     });
@@ -307,7 +317,12 @@ describe("end to end: the local stack, run by the pulumi CLI, against a live ist
         const up = await stack.up({ onEvent: r.onEvent, onOutput: r.onOutput });
         console.log(`      up (profile renamed): ${JSON.stringify(up.summary.resourceChanges)}`);
         const commands = r.steps.filter((s) => s.type === COMMAND && s.op !== "same").map((s) => `${s.op} ${nameOf(s.urn)}`);
-        expect(commands).to.deep.equal(["create network-profile-medium-v2", "update medium-lb-cluster", "delete network-profile-medium"]);
+        expect(commands).to.have.members(["create network-profile-medium-v2-claim", "create network-profile-medium-v2", "update medium-lb-cluster",
+            "delete network-profile-medium", "delete network-profile-medium-claim"]);
+        const order = (a: string, b: string) => expect(commands.indexOf(a), `${a} before ${b}`).to.be.lessThan(commands.indexOf(b));
+        order("create network-profile-medium-v2-claim", "create network-profile-medium-v2");
+        order("create network-profile-medium-v2", "update medium-lb-cluster");
+        order("update medium-lb-cluster", "delete network-profile-medium");
         const state = await snapshot(sim);
         expect(state.clusters["medium-lb-cluster"]).to.include({ uuid, network_profile_name: "network-profile-medium-v2" });
         expect(Object.keys(state.profiles)).to.deep.equal(["network-profile-medium-v2"]);
@@ -395,6 +410,7 @@ describe("end to end: the local stack, run by the pulumi CLI, against a live ist
         before(`${RELEASE}::istio-istio-base`, "pulumi:providers:kubernetes::mesh-cluster");
         before("pulumi:providers:kubernetes::mesh-cluster", `${COMMAND}::medium-lb-cluster`);
         before(`${COMMAND}::medium-lb-cluster`, `${COMMAND}::network-profile-medium-v2`);
+        before(`${COMMAND}::medium-lb-cluster`, `${COMMAND}::medium-lb-cluster-claim`);
 
         const state = await snapshot(sim);
         expect(state.clusters).to.deep.equal({});

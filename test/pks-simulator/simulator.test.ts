@@ -9,7 +9,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { advanceClock, processes, snapshot, writeSettings } from "./state";
+import { boshDeleteDeployment, runUpgradeErrand, vmTags } from "./lifecycle";
+import { DEFAULT_SETTINGS, advanceClock, processes, snapshot, writeSettings } from "./state";
 import { ProcessResult, runToEnd } from "../process";
 
 const BIN = path.resolve(__dirname, "bin");
@@ -174,5 +175,73 @@ describe("the pks simulator", function () {
         hung.kill("SIGTERM");
         await new Promise((resolve) => hung.on("close", resolve));
         expect(processes(env.PKS_SIM_STATE!).map((p) => p.argv[0])).to.include("plans");
+    });
+
+    it("upgrades a cluster that lags the control plane, queued behind the errand's others, and says so in its output", async () => {
+        const state = env.PKS_SIM_STATE!;
+        for (const name of ["u1", "u2"]) {
+            await pks(["create-cluster", name, "-e", name, "-p", "small", "--wait"]);
+        }
+        writeSettings(state, { tkgiVersion: "1.20.0-build.5", kubernetesVersion: "1.29.7", durations: { create: 1, update: 1, delete: 1, upgrade: 2 } });
+        const list = await pks(["clusters"]);
+        expect(list.stdout).to.match(/^Upgrade is available to TKGI Version: 1\.20\.0-build\.5\nTKGI Version +Name +k8s Version +Plan Name +UUID +Status +Action\n1\.19\.2-build\.10 +u1 +1\.28\.11 /);
+        const json = JSON.parse((await pks(["cluster", "u1", "--json"])).stdout) as Record<string, unknown>;
+        expect(json).to.deep.include({ pks_version: "1.19.2-build.10", k8s_version: "1.28.11", available_upgrades: [{ component: "tkgi", version: "1.20.0-build.5" }] });
+        expect((await pks(["cluster", "u1", "--details"])).stdout).to.match(/^TKGI Version: +1\.19\.2-build\.10\nName: +u1\nK8s Version: +1\.28\.11\n/);
+        // What a lagging cluster may not do (understanding-upgrades): no profile or tags, nothing at all once tagged.
+        expect((await pks(["update-cluster", "u1", "--tags", "a:b", "--non-interactive"])).stderr).to.include("--tags is not supported");
+        await runUpgradeErrand(state, ["u1", "u2"]);
+        const queued = JSON.parse((await pks(["cluster", "u2", "--json"])).stdout) as { last_action: string; last_action_state: string };
+        expect(queued).to.include({ last_action: "UPGRADE", last_action_state: "queued" });
+        expect((await pks(["update-cluster", "u2", "--num-nodes", "2", "--non-interactive"])).stderr).to.include("has an operation queued");
+        await advanceClock(state, 5);
+        const upgraded = JSON.parse((await pks(["cluster", "u2", "--json"])).stdout) as Record<string, unknown>;
+        expect(upgraded).to.deep.include({ last_action_state: "succeeded", pks_version: "1.20.0-build.5", available_upgrades: [] });
+        const again = await pks(["upgrade-cluster", "u2"], "y\n");
+        expect(again.stderr).to.include("already runs TKGI 1.20.0-build.5");
+        writeSettings(state, { tkgiVersion: "1.20.1-build.2" });
+        const prompted = await pks(["upgrade-cluster", "u2", "--json"], "y\n");
+        expect(prompted.stdout).to.include("You are about to upgrade u2.").and.include("Continue? (y/n): ");
+    });
+
+    it("keeps a failed create's BOSH deployment: delete-cluster fails until it is removed", async () => {
+        const state = env.PKS_SIM_STATE!;
+        writeSettings(state, { failCreate: { f1: "no capacity" } });
+        const failed = await pks(["create-cluster", "f1", "-e", "f1", "-p", "small", "--wait"]);
+        expect(failed.stderr).to.match(/^Error: Instance provisioning failed: .*error-message: no capacity\n$/);
+        expect((await pks(["create-cluster", "f1", "-e", "f1", "-p", "small"])).stderr, "a name clash").to.include("is already taken");
+        await pks(["delete-cluster", "f1", "--non-interactive", "--wait"]);
+        const { uuid, last_action: action, last_action_state: stateOf } = (await snapshot(state)).clusters.f1;
+        expect([action, stateOf]).to.deep.equal(["DELETE", "failed"]);
+        expect((await snapshot(state)).clusters.f1.last_action_description).to.include(`service-instance_${uuid}`);
+        await boshDeleteDeployment(state, "f1");
+        expect((await pks(["delete-cluster", "f1", "--non-interactive", "--wait"])).code).to.equal(0);
+        expect((await snapshot(state)).clusters).to.not.have.property("f1");
+    });
+
+    it("attaches a profile with pod IP blocks to a cluster without one only if it lists the tile's block", async () => {
+        for (const [name, blocks] of [["np-new", ["new-block"]], ["np-tile", [DEFAULT_SETTINGS.tilePodIpBlockId, "new-block"]]] as const) {
+            fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify({ name, parameters: { pod_ip_block_ids: blocks } }));
+            await pks(["create-network-profile", path.join(dir, `${name}.json`)]);
+        }
+        await pks(["create-cluster", "p1", "-e", "p1", "-p", "small", "--wait"]);
+        expect((await pks(["update-cluster", "p1", "--network-profile", "np-new", "--non-interactive"])).stderr)
+            .to.equal("Error: Error processing update parameters: field pod_ip_block_ids has conflict\n");
+        expect((await pks(["update-cluster", "p1", "--network-profile", "np-tile", "--non-interactive"])).code).to.equal(0);
+    });
+
+    it("shows tags with BOSH's reserved names, which BOSH overrides on the VMs", async () => {
+        await pks(["create-cluster", "t1", "-e", "t1", "-p", "small", "--tags", "name:web,team:a", "--wait"]);
+        expect((await pks(["cluster", "t1"])).stdout).to.match(/\nTags: +name:web,team:a\n/);
+        const cluster = (await snapshot(env.PKS_SIM_STATE!)).clusters.t1;
+        expect(vmTags(cluster)).to.include({ team: "a", name: `master/${cluster.uuid}` });
+    });
+
+    it("words every undocumented error differently under wording: altered, and keeps the documented ones", async () => {
+        writeSettings(env.PKS_SIM_STATE!, { wording: "altered" });
+        expect((await pks(["network-profile", "nope"])).stderr).to.match(/^Error: the request did not succeed \(altered wording [0-9a-f]{8}\)\n$/);
+        expect((await pks(["cluster", "nope"])).stderr, "the documented not-found answer is altered too").to.match(/altered wording/);
+        await pks(["logout"]);
+        expect((await pks(["clusters"])).stderr).to.equal("Error: You are not currently authenticated. Please log in to continue\n");
     });
 });

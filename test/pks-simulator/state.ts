@@ -15,6 +15,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { advance } from "./lifecycle";
+import { Wording } from "./messages";
 
 /** A PKS plan as `pks plans --json` shows it, plus the tile's "Maximum number of workers on a cluster". */
 export interface SimPlan {
@@ -83,12 +85,36 @@ export interface SimSettings {
     users: Record<string, SimPrincipal>;
     clients: Record<string, SimPrincipal>;
     plans: SimPlan[];
-    /** Seconds an operation stays `in progress` before it completes. */
-    durations: { create: number; update: number; delete: number };
-    /** Failure injection: cluster name → error message; the next CREATE of that cluster ends `failed`. */
+    /**
+     * Seconds an operation stays `in progress` before it completes (`upgrade` defaults to `update`), and seconds
+     * an upgrade stays `queued` before it starts (`queue`, default 0: it starts at once).
+     */
+    durations: { create: number; update: number; delete: number; upgrade?: number; queue?: number };
+    /**
+     * Failure injection: cluster name → error message; the next CREATE of that cluster ends in `failState` and
+     * leaves its BOSH deployment behind.
+     */
     failCreate: Record<string, string>;
-    /** Failure injection: cluster name → error message; the next UPDATE of that cluster ends `failed`. */
+    /** The state a failed create ends in: `failed` or `error` (both documented). Default `failed`. */
+    failState: "failed" | "error";
+    /** Failure injection: cluster name → error message; the next UPDATE of that cluster fails. */
     failUpdate: Record<string, string>;
+    /** How many attempts of that UPDATE fail (default: all of them); with `updateRetries`, later ones may pass. */
+    failUpdateAttempts: Record<string, number>;
+    /** Failure injection: cluster name → error message; the next UPGRADE of that cluster ends `failed`. */
+    failUpgrade: Record<string, string>;
+    /**
+     * The tile's "Automatic retry on cluster update operations failure": how many times a failed UPDATE is run
+     * again (0 = off; the tile retries up to three times).
+     */
+    updateRetries: number;
+    /** The control plane's TKGI version and the Kubernetes version it ships; new clusters get them. */
+    tkgiVersion: string;
+    kubernetesVersion: string;
+    /** The tile's Pods IP Block ID (NSX-T). */
+    tilePodIpBlockId: string;
+    /** How errors are worded (see messages.ts): as documented, or every undocumented text altered. */
+    wording: Wording;
     accessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
     kubeconfig: SimKubeconfigSettings;
@@ -109,7 +135,10 @@ export interface SimNetworkProfile {
     parameters: Record<string, unknown>;
 }
 
-export type SimAction = "CREATE" | "UPDATE" | "DELETE";
+export type SimAction = "CREATE" | "UPDATE" | "DELETE" | "UPGRADE";
+
+/** The documented values of `last_action_state`. */
+export type SimActionState = "in progress" | "succeeded" | "failed" | "error" | "queued";
 
 export interface SimCluster {
     name: string;
@@ -121,13 +150,20 @@ export interface SimCluster {
     tags: Array<{ name: string; value: string }>;
     master_ips: string[];
     last_action: SimAction;
-    last_action_state: "in progress" | "succeeded" | "failed";
+    last_action_state: SimActionState;
     last_action_description: string;
-    /** Epoch milliseconds when the current action started, and when it completes. */
+    /** The cluster's TKGI version and Kubernetes version (behind the control plane's until it is upgraded). */
+    pks_version: string;
+    k8s_version: string;
+    /** Epoch milliseconds when the current action started (or, while `queued`, starts), and when it completes. */
     action_started_at: number;
     action_ends_at: number;
     /** Set when the current action is to fail at its end (from failure injection). */
     action_failure?: string;
+    /** Which attempt of an UPDATE runs (the tile may retry a failed one). */
+    update_attempt?: number;
+    /** A failed create left its BOSH deployment (`service-instance_<uuid>`), which blocks delete-cluster. */
+    bosh_deployment_left?: boolean;
 }
 
 export interface SimState {
@@ -151,7 +187,15 @@ export const DEFAULT_SETTINGS: SimSettings = {
     ],
     durations: { create: 5, update: 3, delete: 3 },
     failCreate: {},
+    failState: "failed",
     failUpdate: {},
+    failUpdateAttempts: {},
+    failUpgrade: {},
+    updateRetries: 0,
+    tkgiVersion: "1.19.2-build.10",
+    kubernetesVersion: "1.28.11",
+    tilePodIpBlockId: "fead2c9a-96e8-4c5f-98a3-e797f06bc8d4",
+    wording: "documented",
     accessTokenTtlSeconds: 600,
     refreshTokenTtlSeconds: 21600,
     kubeconfig: {},
@@ -199,48 +243,6 @@ export function writeSettings(dir: string, patch: Partial<SimSettings>): SimSett
 
 export function readState(dir: string): SimState {
     return readJson<SimState>(path.join(dir, "state.json"), { profiles: {}, clusters: {}, serial: 0 });
-}
-
-/**
- * Moves every cluster whose action has run its course to its end state: CREATE/UPDATE → succeeded or failed,
- * DELETE → gone. Returns true when something changed.
- */
-export function advance(state: SimState, now: number): boolean {
-    let changed = false;
-    for (const cluster of Object.values(state.clusters)) {
-        if (cluster.last_action_state !== "in progress") {
-            continue;
-        }
-        if (now < cluster.action_ends_at) {
-            if (cluster.last_action === "CREATE" && cluster.last_action_description === "Creating cluster"
-                && now >= cluster.action_started_at + 1000) {
-                cluster.last_action_description = "Instance provisioning in progress";
-                changed = true;
-            }
-            continue;
-        }
-        changed = true;
-        if (cluster.last_action === "DELETE") {
-            delete state.clusters[cluster.name];
-            continue;
-        }
-        const verb = cluster.last_action === "CREATE" ? "provisioning" : "update";
-        if (cluster.action_failure !== undefined) {
-            cluster.last_action_state = "failed";
-            cluster.last_action_description =
-                `Instance ${verb} failed: There was a problem completing your request. Please contact your operations team ` +
-                `providing the following information: service: p.pks, service-instance-guid: ${cluster.uuid}, ` +
-                `operation: ${cluster.last_action.toLowerCase()}, error-message: ${cluster.action_failure}`;
-        } else {
-            cluster.last_action_state = "succeeded";
-            cluster.last_action_description = `Instance ${verb} completed`;
-            if (cluster.master_ips[0] === "In Progress") {
-                cluster.master_ips = [`10.40.14.${10 + (state.serial % 200)}`];
-            }
-        }
-        delete cluster.action_failure;
-    }
-    return changed;
 }
 
 /** How a `withState` call treats the clock. */
@@ -293,7 +295,7 @@ export async function withState<T>(dir: string, fn: (state: SimState, settings: 
         const state = readState(dir);
         const settings = readSettings(dir);
         const now = clockNow(state, settings, access);
-        advance(state, now);
+        advance(state, settings, now);
         const result = await fn(state, settings, now);
         writeJson(path.join(dir, "state.json"), state);
         return result;

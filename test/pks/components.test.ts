@@ -70,13 +70,20 @@ describe("PksNetworkProfile", () => {
 
         const command = mocks.find("command:local:Command", "network-profile-medium");
         expect(command.inputs.interpreter).to.deep.equal(PKSCTL_INTERPRETER);
-        expect(command.inputs).to.include({ create: "create-network-profile", delete: "delete-network-profile", logging: "stderr", addPreviousOutputInEnv: false });
+        // The delete reads the uuid the stack recorded from the previous run's document (PULUMI_COMMAND_STDOUT).
+        expect(command.inputs).to.include({ create: "create-network-profile", delete: "delete-network-profile", logging: "stderr", addPreviousOutputInEnv: true });
         expect(command.inputs.update).to.equal(undefined);
         const document = { name: "network-profile-medium", description: "network profile with medium size LB", parameters: { lb_size: "medium", nodes_dns: ["10.0.0.2"] } };
         const env = command.inputs.environment as Record<string, string>;
         expect(JSON.parse(env.PKSCTL_NETWORK_PROFILE)).to.deep.equal(document);
         expect(command.inputs.triggers).to.deep.equal([JSON.stringify(document)]);
         expect(env).to.include({ PKSCTL_CLI: "tkgi", PKSCTL_API: "api.pks.example.com", PKSCTL_USERNAME: "admin", PKSCTL_SKIP_TLS_VALIDATION: "true" });
+        // The stack's claim on the name, recorded before the create, tells pksctl what is the stack's own.
+        expect(JSON.parse(env.PKSCTL_OWNERSHIP)).to.deep.equal({ adopt: false, tag: false, claim: { marker: "marker-of-network-profile-medium" } });
+        const claim = mocks.find("command:local:Command", "network-profile-medium-claim");
+        expect(claim.inputs).to.include({ create: "claim-network-profile" });
+        expect(claim.inputs).to.not.have.any.keys("update", "delete");
+        expect(recorder.find("command:local:Command", "network-profile-medium-claim").opts.ignoreChanges, "a claim is never run again").to.deep.equal(["environment"]);
 
         const declared = recorder.find("command:local:Command", "network-profile-medium");
         expect(declared.type).to.equal("command:local:Command");
@@ -120,7 +127,15 @@ describe("PksCluster", () => {
             networkProfile: "network-profile-medium", tags: { team: "platform" },
         });
         expect(env).to.include({ PKSCTL_TIMEOUT_SECONDS: "3000", PKSCTL_POLL_SECONDS: "15" });
+        expect(env).to.not.have.property("PKSCTL_UPGRADE_TIMEOUT_SECONDS");
+        expect(JSON.parse(env.PKSCTL_OWNERSHIP)).to.deep.equal({ adopt: false, tag: true, claim: { marker: "marker-of-medium-lb-cluster" } });
+        expect(command.inputs.addPreviousOutputInEnv, "update and delete read the recorded uuid").to.equal(true);
         expect(recorder.find("command:local:Command", "medium-lb-cluster").opts.deleteBeforeReplace).to.equal(true);
+        const claim = mocks.find("command:local:Command", "medium-lb-cluster-claim");
+        expect(claim.inputs.create).to.equal("claim-cluster");
+        expect(JSON.parse((claim.inputs.environment as Record<string, string>).PKSCTL_CLUSTER), "the claim depends on the name, not on the settings")
+            .to.deep.equal({ name: "medium-lb-cluster", externalHostname: "mediumlb", plan: "large" });
+        expect(mocks.invokes.filter((i) => i.inputs.command === "cluster-status"), "no status read without clusterUpgrade").to.deep.equal([]);
 
         expect(await unwrap(cluster.uuid)).to.equal("uuid-of-medium-lb-cluster");
         expect(await unwrap(cluster.masterHost)).to.equal("mediumlb");
@@ -136,8 +151,24 @@ describe("PksCluster", () => {
         const run = mocks.invokes.find((i) => i.token === "command:local:run");
         expect(run?.inputs.command).to.equal("get-credentials");
         expect(run?.inputs.interpreter).to.deep.equal(PKSCTL_INTERPRETER);
-        const spec = JSON.parse((run?.inputs.environment as Record<string, string>).PKSCTL_CLUSTER) as Record<string, unknown>;
-        expect(spec).to.deep.equal({ name: "c1", externalHostname: "c1.example.com", plan: "small" });
+        const env = run?.inputs.environment as Record<string, string>;
+        expect(JSON.parse(env.PKSCTL_CLUSTER)).to.deep.equal({ name: "c1", externalHostname: "c1.example.com", plan: "small" });
+        expect(JSON.parse(env.PKSCTL_OWNERSHIP), "credentials only of the cluster whose uuid the stack recorded").to.deep.equal({ adopt: false, tag: true, uuid: "uuid-of-c1" });
+    });
+
+    it("with clusterUpgrade, reads the cluster's status on every run and asks for the upgrade it offers", async () => {
+        mocks.clusterStatus = { exists: true, tkgiVersion: "1.18.5-build.10", upgradeTo: "1.19.2-build.10" };
+        new PksCluster("c5", {
+            connection: connection(), externalHostname: "c5", plan: "small", upgrade: true, upgradeTimeoutMinutes: 90,
+            adoptExisting: true, ownerTag: false, tilePodIpBlockId: "tile-block",
+        });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const status = mocks.invokes.find((i) => i.inputs.command === "cluster-status");
+        expect(status?.inputs.interpreter).to.deep.equal(PKSCTL_INTERPRETER);
+        const env = mocks.find("command:local:Command", "c5").inputs.environment as Record<string, string>;
+        expect(JSON.parse(env.PKSCTL_CLUSTER)).to.deep.equal({ name: "c5", externalHostname: "c5", plan: "small", upgradeTo: "1.19.2-build.10", tilePodIpBlockId: "tile-block" });
+        expect(env.PKSCTL_UPGRADE_TIMEOUT_SECONDS).to.equal("5400");
+        expect(JSON.parse(env.PKSCTL_OWNERSHIP)).to.deep.equal({ adopt: true, tag: false, claim: { marker: "marker-of-c5" } });
     });
 
     it("runs get-credentials only once the cluster exists (not in a preview that creates it)", async () => {

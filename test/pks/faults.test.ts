@@ -6,11 +6,22 @@
  */
 import { expect } from "chai";
 import * as YAML from "yaml";
+import { SimFault } from "../pks-simulator/state";
 import { Run, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "./sandbox";
 
 const NAME = "medium-lb-cluster";
 const REFUSED = `Error: Get "https://api.pks.local:9021/v1/clusters/${NAME}": dial tcp 10.0.0.1:9021: connect: connection refused`;
 const PROXY_404 = "404 page not found";
+
+/**
+ * A fault on reading an object: on its document and on the listing pksctl consults when that fails (a proxy in
+ * front of PKS fails both). `listing` overrides the listing's fault.
+ */
+function onReads(fault: SimFault, listing: Partial<SimFault> = {}): SimFault[] {
+    const list = { cluster: "clusters", "network-profile": "network-profiles" }[fault.command] ?? fault.command;
+    const { name: _name, after: _after, ...rest } = fault;
+    return [fault, { ...rest, command: list, ...listing }];
+}
 
 /** The events of a successful run's document. */
 function events(run: Run): string[] {
@@ -24,40 +35,42 @@ describe("pksctl under faults", function () {
         ["takes a proxy's '404 page not found' during a delete wait for a retryable error, not for 'gone'", withBox(async (box) => {
             await box.seedCluster();
             box.settings({ durations: { create: 3, update: 2, delete: 4 } });
-            // The first read and the first poll pass; the next two polls meet a proxy's own 404.
-            box.faults({ command: "cluster", after: 2, times: 2, kind: "fail", message: PROXY_404 });
+            // The first read and the first poll pass; the next two polls (and the listings) meet a proxy's own 404.
+            box.faults(...onReads({ command: "cluster", after: 2, times: 2, kind: "fail", message: PROXY_404 }));
             const run = await box.run("delete-cluster");
             expectOk(run);
-            expect(run.stderr).to.include(`reading cluster ${NAME}: ${PROXY_404}; retrying in`);
+            expect(run.stderr).to.include(`reading cluster ${NAME}: ${PROXY_404}; listing: ${PROXY_404}; retrying in`);
             const log = events(run);
             expect(log.filter((e) => e.includes(PROXY_404))).to.have.length(2);
-            expect(log[log.length - 1], "the wait ended on PKS's answer").to.match(new RegExp(`^cluster ${NAME}: deleted: PKS answers 'Cluster ${NAME} not found'`));
+            expect(log[log.length - 1], "the wait ended on PKS's listing").to.match(new RegExp(`^cluster ${NAME}: deleted: PKS no longer lists it`));
             expect((await box.snapshot()).clusters).to.deep.equal({});
             expect(box.calls("delete-cluster")).to.have.length(1);
         })],
         ["never reports a delete it did not see: a lasting 404 fails the step and the cluster stays known", withBox(async (box) => {
             await box.seedCluster();
             box.settings({ durations: { create: 3, update: 2, delete: 100 } });
-            box.faults({ command: "cluster", after: 1, times: 1000, kind: "fail", message: PROXY_404 });
+            box.faults(...onReads({ command: "cluster", after: 1, times: 1000, kind: "fail", message: PROXY_404 }));
             const run = await box.run("delete-cluster", { PKSCTL_RETRY_ATTEMPTS: "3" });
-            expectFailure(run, `pksctl: reading cluster ${NAME}: ${PROXY_404} (gave up after 3 attempts)`);
+            expectFailure(run, `pksctl: reading cluster ${NAME}: ${PROXY_404}; listing: ${PROXY_404} (gave up after 3 attempts)`);
             const state = (await box.snapshot()).clusters[NAME];
             expect(state).to.include({ last_action: "DELETE", last_action_state: "in progress" });
         })],
-        ["does not take another object's not-found answer for this cluster's", withBox(async (box) => {
+        ["keeps waiting while PKS lists the cluster, even when its own read answers 'not found'", withBox(async (box) => {
             await box.seedCluster();
-            box.settings({ durations: { create: 3, update: 2, delete: 100 } });
-            box.faults({ command: "cluster", after: 1, times: 1000, kind: "fail", message: `Error: Cluster ${NAME}-old not found` });
+            box.settings({ durations: { create: 3, update: 2, delete: 8 } });
+            // Even PKS's documented wording only confirms: the listing, which still has the cluster, decides.
+            box.faults({ command: "cluster", after: 1, times: 1000, kind: "fail", message: `Error: Cluster ${NAME} not found` });
             const run = await box.run("delete-cluster");
-            expectFailure(run, `pksctl: reading cluster ${NAME}: Cluster ${NAME}-old not found`);
-            expect(box.calls("cluster"), "permanent: not retried").to.have.length(2);
-            expect((await box.snapshot()).clusters[NAME]).to.include({ last_action: "DELETE" });
+            expectOk(run);
+            expect(run.stderr).to.match(new RegExp(`cluster ${NAME}: DELETE in progress: Instance deletion in progress`));
+            expect(box.calls("clusters").length, "each poll asked the listing").to.be.greaterThan(2);
+            expect((await box.snapshot()).clusters).to.deep.equal({});
         })],
-        ["does not count a profile as deleted when the CLI answers about another profile", withBox(async (box) => {
+        ["does not count a profile as deleted on a not-found text while PKS still lists it", withBox(async (box) => {
             await box.seedProfile();
-            box.faults({ command: "delete-network-profile", kind: "fail", message: "Error: Network profile network-profile-medium-v2 not found" });
+            box.faults({ command: "delete-network-profile", kind: "fail", message: "Error: Network profile network-profile-medium not found" });
             const run = await box.run("delete-network-profile");
-            expectFailure(run, "pksctl: deleting network profile network-profile-medium: Network profile network-profile-medium-v2 not found");
+            expectFailure(run, "pksctl: deleting network profile network-profile-medium: Network profile network-profile-medium not found");
             expect(Object.keys((await box.snapshot()).profiles)).to.deep.equal(["network-profile-medium"]);
         })],
 
@@ -73,10 +86,10 @@ describe("pksctl under faults", function () {
         })],
         ["retries status polls that meet a refused connection mid-wait, without a second create", withBox(async (box) => {
             await box.seedProfile();
-            box.faults({ command: "cluster", after: 2, times: 2, kind: "fail", message: REFUSED });
+            box.faults(...onReads({ command: "cluster", after: 2, times: 2, kind: "fail", message: REFUSED }, { after: 1 }));
             const run = await box.run("create-cluster");
             expectOk(run);
-            expect(run.stderr).to.include(`reading cluster ${NAME}: Get "https://api.pks.local:9021/v1/clusters/${NAME}": dial tcp 10.0.0.1:9021: connect: connection refused; retrying in`);
+            expect(run.stderr).to.include(`reading cluster ${NAME}: Get "https://api.pks.local:9021/v1/clusters/${NAME}": dial tcp 10.0.0.1:9021: connect: connection refused; listing: `);
             expect(events(run).filter((e) => e.includes("connection refused"))).to.have.length(2);
             expect(box.calls("create-cluster")).to.have.length(1);
             expect((await box.snapshot()).clusters[NAME].last_action_state).to.equal("succeeded");
@@ -97,10 +110,11 @@ describe("pksctl under faults", function () {
             expect(box.calls("get-credentials")).to.have.length(3);
         })],
         ["retries a read answered by an HTML page from a proxy", withBox(async (box) => {
-            box.faults({ command: "network-profile", times: 1, kind: "fail", stdout: "<html><head><title>500 Internal Server Error</title></head><body><h1>500</h1></body></html>\n", message: "" });
+            box.faults(...onReads({ command: "network-profile", times: 1, kind: "fail", stdout: "<html><head><title>500 Internal Server Error</title></head><body><h1>500</h1></body></html>\n", message: "" }));
             const run = await box.run("create-network-profile");
             expectOk(run);
-            expect(run.stderr).to.include("reading network profile network-profile-medium: an HTML page (500 Internal Server Error) instead of an answer from PKS; retrying in");
+            expect(run.stderr).to.include("reading network profile network-profile-medium: an HTML page (500 Internal Server Error) instead of an answer from PKS; " +
+                "listing: an HTML page (500 Internal Server Error) instead of an answer from PKS; retrying in");
             expect(Object.keys((await box.snapshot()).profiles)).to.deep.equal(["network-profile-medium"]);
         })],
         ["does not retry permanent failures: an unknown plan fails the create at once, with PKS's text", withBox(async (box) => {
@@ -114,36 +128,37 @@ describe("pksctl under faults", function () {
         // --- Hangs: killed, retried within the deadline, or "timed out after N s" at it ---------------------------
         ["kills a hung status poll at the per-call limit and polls again", withBox(async (box) => {
             await box.seedProfile();
-            box.faults({ command: "cluster", after: 2, times: 1, kind: "hang" });
+            box.faults(...onReads({ command: "cluster", after: 2, times: 1, kind: "hang" }, { after: 1 }));
             const run = await box.run("create-cluster", { PKSCTL_CALL_TIMEOUT_SECONDS: "2" });
             expectOk(run);
-            expect(run.stderr).to.include(`reading cluster ${NAME}: timed out after 2s; retrying in`);
+            expect(run.stderr).to.include(`reading cluster ${NAME}: timed out after 2s; listing: timed out after 2s; retrying in`);
             expect((await box.snapshot()).clusters[NAME].last_action_state).to.equal("succeeded");
             expect(box.calls("create-cluster")).to.have.length(1);
         })],
         ["ends a call that hangs until the step's deadline as 'timed out after N s', within the deadline", withBox(async (box) => {
             await box.seedProfile();
-            box.faults({ command: "cluster", after: 1, times: 1000, kind: "hang" });
+            box.faults(...onReads({ command: "cluster", after: 1, times: 1000, kind: "hang" }, { after: 1 }));
             const run = await box.run("create-cluster", { PKSCTL_TIMEOUT_SECONDS: "4" });
-            expectFailure(run, new RegExp(`^pksctl: reading cluster ${NAME}: timed out after \\ds; gave up at the step's deadline \\(4s, pksTimeoutMinutes\\)$`));
-            expect(run.seconds, "the deadline bounds the run (plus the kill's grace)").to.be.lessThan(4 + 3);
+            expectFailure(run, new RegExp(`^pksctl: reading cluster ${NAME}: timed out after \\ds; listing: timed out after \\ds; gave up at the step's deadline \\(4s, pksTimeoutMinutes\\)$`));
+            expect(run.seconds, "the deadline bounds the run (plus a second for the listing and the kill's grace)").to.be.lessThan(4 + 5);
             expect((await box.snapshot()).clusters[NAME].last_action, "PKS carries on with the create").to.equal("CREATE");
         })],
 
         // --- Malformed output ------------------------------------------------------------------------------------
         ["retries a poll whose JSON is cut short", withBox(async (box) => {
             await box.seedProfile();
-            box.faults({ command: "cluster", after: 2, times: 1, kind: "output", stdout: `{"name": "${NAME}", "plan_name": "lar` });
+            box.faults(...onReads({ command: "cluster", after: 2, times: 1, kind: "output", stdout: `{"name": "${NAME}", "plan_name": "lar` }, { after: 1, stdout: "[{" }));
             const run = await box.run("create-cluster");
             expectOk(run);
-            expect(run.stderr).to.include(`reading cluster ${NAME}: the CLI's cluster document is not JSON: {"name": "${NAME}", "plan_name": "lar; retrying in`);
+            expect(run.stderr).to.include(`reading cluster ${NAME}: the CLI's cluster document is not JSON: {"name": "${NAME}", "plan_name": "lar; listing: the CLI's cluster list is not JSON: [{; retrying in`);
             expect((await box.snapshot()).clusters[NAME].last_action_state).to.equal("succeeded");
         })],
         ["refuses a cluster document without a uuid, and creates nothing on a garbled read", withBox(async (box) => {
             const { uuid: _uuid, ...withoutUuid } = { name: NAME, uuid: "x", plan_name: "large", last_action: "CREATE", last_action_state: "succeeded", last_action_description: "", kubernetes_master_ips: [], parameters: { kubernetes_master_host: "mediumlb", kubernetes_worker_instances: 4 } };
-            box.faults({ command: "cluster", times: 1000, kind: "output", stdout: JSON.stringify(withoutUuid) });
+            box.faults(...onReads({ command: "cluster", times: 1000, kind: "output", stdout: JSON.stringify(withoutUuid) }, { stdout: JSON.stringify([withoutUuid]) }));
             const run = await box.run("create-cluster", { PKSCTL_RETRY_ATTEMPTS: "2" });
-            expectFailure(run, `pksctl: reading cluster ${NAME}: the CLI's cluster document does not have the expected shape (uuid: is required) (gave up after 2 attempts)`);
+            expectFailure(run, `pksctl: reading cluster ${NAME}: the CLI's cluster document does not have the expected shape (uuid: is required); ` +
+                "listing: the CLI's cluster list does not have the expected shape (0.uuid: is required) (gave up after 2 attempts)");
             expect(box.calls("create-cluster")).to.deep.equal([]);
             expect((await box.snapshot()).clusters).to.deep.equal({});
         })],
@@ -191,7 +206,7 @@ describe("pksctl under faults", function () {
             await box.seedProfile();
             // Another run has just created the cluster; this run's first read came before that.
             await box.seedCluster({ last_action_state: "in progress", last_action_description: "Creating cluster", master_ips: ["In Progress"] }, 6);
-            box.faults({ command: "cluster", times: 1, kind: "fail", message: `Error: Cluster ${NAME} not found` });
+            box.faults({ command: "cluster", times: 1, kind: "fail", message: `Error: Cluster ${NAME} not found` }, { command: "clusters", times: 1, kind: "output", stdout: "[]" });
             const run = await box.run("create-cluster");
             expectOk(run);
             expect(events(run)[0]).to.equal(`warning: cluster ${NAME}: create-cluster reported 'Cluster name ${NAME} is already taken', but PKS has the cluster with the same settings (CREATE in progress); adopting it`);
@@ -256,7 +271,7 @@ describe("pksctl under faults", function () {
             box.faults({ command: "delete-network-profile", kind: "fail-after-effect", message: "Error: 502 Bad Gateway" });
             const run = await box.run("delete-network-profile");
             expectOk(run);
-            expect(events(run)).to.deep.equal(["warning: network profile network-profile-medium: delete-network-profile reported '502 Bad Gateway', and PKS now answers 'Network profile network-profile-medium not found': counted as deleted"]);
+            expect(events(run)).to.deep.equal(["warning: network profile network-profile-medium: delete-network-profile reported '502 Bad Gateway', and PKS no longer lists the profile: counted as deleted"]);
             expect((await box.snapshot()).profiles).to.deep.equal({});
         })],
     ]);

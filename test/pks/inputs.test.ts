@@ -141,7 +141,7 @@ describe("pksctl refusing inputs and documents", function () {
             expect(twoLines.stderr).to.not.include(PASSWORD);
             const unknown = await box.run("resize-cluster");
             expect(unknown.code).to.equal(2);
-            expect(unknown.stderr).to.equal("pksctl: unknown operation 'resize-cluster'; expected one of create-network-profile, delete-network-profile, create-cluster, update-cluster, delete-cluster, get-credentials\n");
+            expect(unknown.stderr).to.equal("pksctl: unknown operation 'resize-cluster'; expected one of claim-network-profile, create-network-profile, delete-network-profile, claim-cluster, create-cluster, update-cluster, delete-cluster, get-credentials, cluster-status\n");
             expect(box.homes(), "no private home was even made").to.deep.equal([]);
         })],
         ["carries PKS's own login message, not the prompt's text, and does not retry a rejection", withBox(async (box) => {
@@ -161,15 +161,17 @@ describe("pksctl refusing inputs and documents", function () {
         })],
         ["refuses a CLI profile document whose parameters are missing, not JSON, or nested thousands deep", withBox(async (box) => {
             const base = { name: "network-profile-medium", description: "" };
-            const cases: Array<[string, string]> = [
-                [JSON.stringify(base), "does not have the expected shape (parameters: is required)"],
-                [JSON.stringify({ ...base, parameters: "lb_size: medium" }), "does not have the expected shape (parameters: a string that does not hold a JSON object)"],
-                [`{"name":"network-profile-medium","description":"","parameters":${nested(5000)}}`, "nests deeper than 64 levels"],
+            const cases: Array<[string, string, string]> = [
+                [JSON.stringify(base), "does not have the expected shape (parameters: is required)", "does not have the expected shape (0.parameters: is required)"],
+                [JSON.stringify({ ...base, parameters: "lb_size: medium" }), "does not have the expected shape (parameters: a string that does not hold a JSON object)",
+                    "does not have the expected shape (0.parameters: a string that does not hold a JSON object)"],
+                [`{"name":"network-profile-medium","description":"","parameters":${nested(5000)}}`, "nests deeper than 64 levels", "nests deeper than 64 levels"],
             ];
-            for (const [document, problem] of cases) {
-                box.faults({ command: "network-profile", times: 10, kind: "output", stdout: document });
+            for (const [document, problem, listProblem] of cases) {
+                // The profile's own document and the listing (which pksctl reads when the document fails) alike.
+                box.faults({ command: "network-profile", times: 10, kind: "output", stdout: document }, { command: "network-profiles", times: 10, kind: "output", stdout: `[${document}]` });
                 const run = await box.run("create-network-profile", { PKSCTL_RETRY_ATTEMPTS: "1" });
-                expectFailure(run, `pksctl: reading network profile network-profile-medium: the CLI's network profile document ${problem} (gave up after 1 attempt)`);
+                expectFailure(run, `pksctl: reading network profile network-profile-medium: the CLI's network profile document ${problem}; listing: the CLI's network profile list ${listProblem} (gave up after 1 attempt)`);
                 expect(run.stderr).to.not.include("RangeError");
             }
             expect(box.calls("create-network-profile")).to.deep.equal([]);

@@ -8,7 +8,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { invocations } from "../pks-simulator/state";
-import { PASSWORD, SIMULATOR, cluster, concurrentTests, expectOk, profile, withBox } from "./sandbox";
+import { boshDeleteDeployment } from "../pks-simulator/lifecycle";
+import { PASSWORD, SIMULATOR, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "./sandbox";
 
 describe("pksctl against the PKS simulator", function () {
     this.timeout(60_000);
@@ -59,7 +60,7 @@ describe("pksctl against the PKS simulator", function () {
             const deleted = await box.run("delete-cluster");
             expectOk(deleted);
             expect(deleted.stderr).to.match(/DELETE in progress: Instance deletion in progress/);
-            expect(deleted.stderr).to.include("cluster medium-lb-cluster: deleted: PKS answers 'Cluster medium-lb-cluster not found'");
+            expect(deleted.stderr).to.include("cluster medium-lb-cluster: deleted: PKS no longer lists it");
             expect((JSON.parse(deleted.stdout) as { events: string[] }).events[0]).to.match(/^cluster medium-lb-cluster: deleted/);
             expect((await box.snapshot()).clusters).to.deep.equal({});
             expect(invocations(box.state).filter((a) => a[0] === "delete-cluster")).to.deep.equal([["delete-cluster", "medium-lb-cluster", "--non-interactive"]]);
@@ -67,20 +68,32 @@ describe("pksctl against the PKS simulator", function () {
             expectOk(await box.run("delete-network-profile"));
             expect((await box.snapshot()).profiles).to.deep.equal({});
         })],
-        ["fails a create with PKS's description, and a re-run replaces the failed remains and converges", withBox(async (box) => {
+        ["fails a create with PKS's description and the BOSH deployment to remove; a re-run after its removal deletes the remains and converges", withBox(async (box) => {
             await box.seedProfile();
             box.settings({ failCreate: { "medium-lb-cluster": "BOSH task 42: timed out waiting for master VM" } });
             const failed = await box.run("create-cluster");
-            expect(failed.code).to.equal(1);
-            expect(failed.stdout).to.equal("");
-            expect(failed.stderr).to.match(/pksctl: create of cluster medium-lb-cluster: PKS reports 'failed': Instance provisioning failed: .*BOSH task 42: timed out waiting for master VM/);
             const broken = (await box.snapshot()).clusters["medium-lb-cluster"];
             expect(broken.last_action_state).to.equal("failed");
+            const remove = `\`bosh -e <environment> delete-deployment -d service-instance_${broken.uuid}\``;
+            expectFailure(failed, new RegExp("^pksctl: create of cluster medium-lb-cluster: PKS reports 'failed': Instance provisioning failed: .*BOSH task 42: timed out waiting for master VM\\. " +
+                "TKGI does not remove a failed create's BOSH deployment"));
+            expect(failed.stderr).to.include(`remove it with ${remove}, then run \`pulumi up\` again (pksctl then runs \`pks delete-cluster medium-lb-cluster\` and creates the cluster anew)`);
 
+            // Run again before the BOSH deployment is gone: one delete-cluster, which fails; the same advice; no loop.
             box.settings({ failCreate: {} });
+            const early = await box.run("create-cluster");
+            expectFailure(early, `pksctl: deleting the remains of the failed create of cluster medium-lb-cluster: PKS reports 'failed': Instance deletion failed:`);
+            expect(early.stderr).to.include(remove);
+            expect(box.calls("delete-cluster")).to.have.length(1);
+            expect(box.calls("create-cluster"), "no second create while the remains are there").to.have.length(1);
+
+            // The operator removes the deployment (troubleshoot-issues): delete-cluster, then create-cluster.
+            await boshDeleteDeployment(box.state, "medium-lb-cluster");
             const rerun = await box.run("create-cluster");
             expectOk(rerun);
             expect(rerun.stderr).to.include("an earlier create failed");
+            expect(box.calls("delete-cluster")).to.have.length(2);
+            expect(box.calls("create-cluster")).to.have.length(2);
             const fixed = (await box.snapshot()).clusters["medium-lb-cluster"];
             expect(fixed.last_action_state).to.equal("succeeded");
             expect(fixed.uuid).to.not.equal(broken.uuid);
@@ -131,10 +144,10 @@ describe("pksctl against the PKS simulator", function () {
             const cluster = await box.run("delete-cluster");
             expectOk(cluster);
             expect(cluster.stderr).to.include("cluster medium-lb-cluster is already gone");
-            expect(JSON.parse(cluster.stdout)).to.include({}).and.have.property("events").that.deep.equals(["cluster medium-lb-cluster is already gone"]);
+            expect(JSON.parse(cluster.stdout)).to.include({}).and.have.property("events").that.deep.equals(["cluster medium-lb-cluster is already gone: PKS does not list it"]);
             const profile = await box.run("delete-network-profile");
             expectOk(profile);
-            expect(profile.stderr).to.include("network profile network-profile-medium is already gone");
+            expect(profile.stderr).to.include("network profile network-profile-medium is already gone: PKS does not list it");
         })],
         ["refuses to delete a profile in use, naming the clusters that use it", withBox(async (box) => {
             await box.seedProfile();
@@ -157,8 +170,8 @@ describe("pksctl against the PKS simulator", function () {
         ["recreates a cluster that vanished outside Pulumi when asked to update it", withBox(async (box) => {
             const recreated = await box.run("update-cluster", { PKSCTL_CLUSTER: JSON.stringify(cluster({ networkProfile: undefined })) });
             expectOk(recreated);
-            expect(recreated.stderr).to.include("no longer exists in PKS; creating it again");
-            expect((JSON.parse(recreated.stdout) as { events: string[] }).events[0]).to.equal("warning: cluster medium-lb-cluster no longer exists in PKS; creating it again");
+            expect(recreated.stderr).to.include("is no longer listed by PKS; creating it again");
+            expect((JSON.parse(recreated.stdout) as { events: string[] }).events[0]).to.equal("warning: cluster medium-lb-cluster is no longer listed by PKS; creating it again");
             expect((await box.snapshot()).clusters["medium-lb-cluster"].last_action_state).to.equal("succeeded");
         })],
         ["reports a rejected login naming the API and user, and the CLI's plan limit", withBox(async (box) => {
@@ -185,7 +198,7 @@ describe("pksctl against the PKS simulator", function () {
             expect(run.code).to.equal(1);
             expect(run.stderr).to.include("You do not have enough privileges to perform this action. Please contact the PKS administrator.");
         })],
-        ["drives tkgi and client-credential logins the same way", withBox(async (box) => {
+        ["drives tkgi, and logs a client in with --client-secret on that call's argument list only", withBox(async (box) => {
             box.settings({ clients: { automation: { secret: "client-Secret-123", admin: true } } });
             const run = await box.run("create-network-profile", {
                 PKSCTL_CLI: path.join(SIMULATOR, "tkgi"),
@@ -194,8 +207,16 @@ describe("pksctl against the PKS simulator", function () {
             });
             expectOk(run);
             expect(Object.keys((await box.snapshot()).profiles)).to.deep.equal(["network-profile-medium"]);
+            // Every documented client login passes --client-secret; no other call, line or document has the secret.
             const logins = invocations(box.state).filter((a) => a[0] === "login");
-            expect(logins).to.deep.equal([["login", "-a", "api.pks.local", "--client-name", "automation", "-k"]]);
+            expect(logins).to.deep.equal([["login", "-a", "api.pks.local", "--client-name", "automation", "--client-secret", "client-Secret-123", "-k"]]);
+            for (const argv of invocations(box.state).filter((a) => a[0] !== "login")) {
+                expect(argv.join(" ")).to.not.include("client-Secret-123");
+            }
+            expect(run.stderr + run.stdout).to.not.include("client-Secret-123");
+            const rejected = await box.run("delete-network-profile", { PKSCTL_USERNAME: "", PKSCTL_PASSWORD: "", PKSCTL_CLIENT_NAME: "automation", PKSCTL_CLIENT_SECRET: "wrong-Secret-456" });
+            expectFailure(rejected, "pksctl: logging in to api.pks.local as client automation: Credentials were rejected, please try again.");
+            expect(rejected.stderr).to.not.include("wrong-Secret-456");
         })],
         ["logs in with --ca-cert when a CA certificate is given", withBox(async (box) => {
             const pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUZmFrZQ==\n-----END CERTIFICATE-----\n";
@@ -210,7 +231,7 @@ describe("pksctl against the PKS simulator", function () {
             expect(run.code).to.equal(1);
             expect(run.stderr).to.include("'/nonexistent/tkgi' was not found; install the pks or tkgi CLI, or set pksCli to its path");
         })],
-        ["never puts a secret on an argv or a logged line, and never touches the user's own PKS or kube config", withBox(async (box) => {
+        ["never puts the user's password on an argv or a logged line, and never touches the user's own PKS or kube config", withBox(async (box) => {
             fs.mkdirSync(path.join(box.home, ".pks"));
             fs.mkdirSync(path.join(box.home, ".kube"));
             fs.writeFileSync(path.join(box.home, ".pks", "creds.yml"), "user: someone-else\n");

@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { PKSCTL_INTERPRETER } from "../../components/pks/connection";
+import { OWNER_TAG, OwnershipInput } from "../../components/pks/contract";
 import {
     SimCluster, SimFault, SimSettings, SimState, advanceClock, invocations, processes, snapshot, withState, writeSettings,
 } from "../pks-simulator/state";
@@ -15,6 +16,15 @@ import {
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const SIMULATOR = path.join(ROOT, "test", "pks-simulator", "bin");
 export const PASSWORD = "s3cret-Pa55word!";
+/** The marker of the sandbox's claim: what a stack recorded before its first create. */
+export const MARKER = "0123456789abcdef";
+/** The ownership tag of a cluster the sandbox's stack created. */
+export const OWNED = { name: OWNER_TAG, value: MARKER };
+
+/** PKSCTL_OWNERSHIP as a component passes it: the stack's claim (the name was free), adopting nothing. */
+export function ownership(overrides: Partial<OwnershipInput> = {}): string {
+    return JSON.stringify({ claim: { marker: MARKER }, adopt: false, tag: true, ...overrides });
+}
 
 /** What one pksctl run did. */
 export interface Run {
@@ -117,6 +127,7 @@ export class Sandbox {
             PKSCTL_RETRY_DELAY_SECONDS: "0.05",
             PKSCTL_NETWORK_PROFILE: JSON.stringify(profile()),
             PKSCTL_CLUSTER: JSON.stringify(cluster()),
+            PKSCTL_OWNERSHIP: ownership(),
             ...extra,
         };
     }
@@ -159,17 +170,18 @@ export class Sandbox {
     }
 
     /**
-     * Puts a cluster into PKS without running pksctl: by default one created long ago (succeeded); with
-     * `secondsLeft`, its current action ends that many seconds from now.
+     * Puts a cluster into PKS without running pksctl: by default one the sandbox's stack created long ago
+     * (succeeded, with its ownership tag); with `secondsLeft`, its current action ends that many seconds from now.
      */
     seedCluster(overrides: Partial<SimCluster> = {}, secondsLeft = 0): Promise<SimCluster> {
-        return withState(this.state, (state, _settings, now) => {
+        return withState(this.state, (state, settings, now) => {
             state.serial += 1;
             const seeded: SimCluster = {
                 name: "medium-lb-cluster", uuid: `00000000-0000-4000-8000-${String(state.serial).padStart(12, "0")}`, plan_name: "large",
-                external_hostname: "mediumlb", worker_instances: 4, network_profile_name: "network-profile-medium", tags: [],
+                external_hostname: "mediumlb", worker_instances: 4, network_profile_name: "network-profile-medium", tags: [OWNED],
                 master_ips: [`10.40.14.${10 + state.serial}`], last_action: "CREATE", last_action_state: "succeeded",
-                last_action_description: "Instance provisioning completed", action_started_at: now, action_ends_at: now + secondsLeft * 1000, ...overrides,
+                last_action_description: "Instance provisioning completed", pks_version: settings.tkgiVersion, k8s_version: settings.kubernetesVersion,
+                action_started_at: now, action_ends_at: now + secondsLeft * 1000, ...overrides,
             };
             state.clusters[seeded.name] = seeded;
             return seeded;
