@@ -86,12 +86,12 @@ export class TelemetryAddon extends pulumi.ComponentResource {
         }, after);
         const secret = ADDON_SECRETS[args.addon];
         if (secret !== undefined) {
-            // Generated once: later runs keep the stored value.
+            // Generated once: later runs keep the stored value (`data`, as the provider stores a Secret's inputs).
             this.secret = new k8s.core.v1.Secret(`${name}-${secret.name}`, {
                 metadata: { name: secret.name, namespace: ADDONS_NAMESPACE },
                 type: "Opaque",
-                stringData: { [secret.key]: pulumi.secret(randomSecretValue()) },
-            }, { ...after, ignoreChanges: ["stringData"] });
+                data: { [secret.key]: pulumi.secret(Buffer.from(randomSecretValue()).toString("base64")) },
+            }, { ...after, ignoreChanges: ["data"] });
         }
 
         // The objects wait for the NetworkPolicy and the Secret to exist (their URNs resolve once they are created),

@@ -78,7 +78,7 @@ const EXPECTED: Record<string, Array<{ method: string; path: string; allowed: st
 };
 
 /** How long each resource's step took (from the engine's pre-step to its outputs event). */
-function stepTimer(): { onEvent: (e: EngineEvent) => void; report: (types: RegExp) => string } {
+function stepTimer(): { onEvent: (e: EngineEvent) => void; report: (types: RegExp, names: RegExp) => string } {
     const started = new Map<string, number>();
     const took: Array<{ type: string; urn: string; ms: number }> = [];
     return {
@@ -92,7 +92,8 @@ function stepTimer(): { onEvent: (e: EngineEvent) => void; report: (types: RegEx
                 took.push({ type: done.type, urn: done.urn, ms: Date.now() - started.get(done.urn)! });
             }
         },
-        report: (types) => took.filter((t) => types.test(t.type)).map((t) => `${t.urn.split("::").pop()} (${t.type.split(":").pop()}) ${(t.ms / 1000).toFixed(1)}s`).join(", "),
+        report: (types, names) => took.filter((t) => types.test(t.type) && names.test(t.urn.split("::").pop()!))
+            .map((t) => `${t.urn.split("::").pop()} (${t.type.split(":").pop()}) ${(t.ms / 1000).toFixed(1)}s`).join(", "),
     };
 }
 
@@ -106,6 +107,8 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
     let mirror: HttpsMirror;
     /** A local mirror directory whose kiali.yaml grants Kiali cluster-admin. */
     let tamperedDir: string;
+    /** Grafana's generated password, as first created. */
+    let grafanaPassword: string;
 
     before(async () => {
         cluster = suite.cluster;
@@ -169,7 +172,16 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
         const timer = stepTimer();
         const up = await stack.up({ onEvent: (e) => { r.onEvent(e); timer.onEvent(e); }, onOutput: r.onOutput });
         console.log(`      up: ${JSON.stringify(up.summary.resourceChanges)} in ${Math.round((new Date(up.summary.endTime).getTime() - new Date(up.summary.startTime).getTime()) / 1000)}s`);
-        console.log(`      add-on steps (create, until ready): ${timer.report(/^kubernetes:(yaml\/v2:ConfigGroup|networking\.k8s\.io\/v1:NetworkPolicy|core\/v1:Secret)$/)}`);
+        console.log(`      add-on steps (create, until ready): ${timer.report(/^kubernetes:(apps\/v1:Deployment|networking\.k8s\.io\/v1:NetworkPolicy|core\/v1:Secret)$/, /^telemetry-/)}`);
+        // Each add-on's NetworkPolicy (and generated Secret) exists before its pods.
+        for (const addon of ADDON_DEPLOYMENTS) {
+            const deployment = stepIndex(r.steps, "create", `kubernetes:apps/v1:Deployment::telemetry-${addon}:istio-system/${addon}`);
+            expect(stepIndex(r.steps, "create", `kubernetes:networking.k8s.io/v1:NetworkPolicy::telemetry-${addon}`), addon).to.be.lessThan(deployment);
+        }
+        for (const [addon, secret] of [["grafana", "grafana-admin"], ["kiali", "kiali-login-token-signing-key"]]) {
+            expect(stepIndex(r.steps, "create", `kubernetes:core/v1:Secret::telemetry-${addon}-${secret}`), addon)
+                .to.be.lessThan(stepIndex(r.steps, "create", `kubernetes:apps/v1:Deployment::telemetry-${addon}:istio-system/${addon}`));
+        }
 
         // istiod's validation is fail-closed, so every object below passed its webhook.
         const validator = await cluster.json<{ webhooks: Array<{ failurePolicy: string }> }>(
@@ -232,7 +244,8 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
         const grafana = Object.fromEntries((await pod("grafana")).spec.containers[0].env!.map((e) => [e.name, e.value ?? e.valueFrom]));
         expect(grafana).to.deep.include({ GF_AUTH_ANONYMOUS_ENABLED: "false", GF_SECURITY_ADMIN_PASSWORD: { secretKeyRef: { name: "grafana-admin", key: "admin-password" } } });
         expect(grafana).to.not.have.property("GF_AUTH_ANONYMOUS_ORG_ROLE");
-        expect(await secretValue("grafana-admin", "admin-password")).to.match(/^[A-Za-z0-9_-]{32}$/);
+        grafanaPassword = await secretValue("grafana-admin", "admin-password");
+        expect(grafanaPassword).to.match(/^[A-Za-z0-9_-]{32}$/);
 
         const kialiConfig = YAML.parse((await cluster.json<{ data: Record<string, string> }>("/api/v1/namespaces/istio-system/configmaps/kiali")).data["config.yaml"]) as Record<string, Record<string, unknown>>;
         expect([kialiConfig.auth.strategy, kialiConfig.deployment.view_only_mode, kialiConfig.login_token.signing_key]).to.deep.equal(["token", true, ""]);
@@ -302,8 +315,6 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
     });
 
     it("refuses tampered add-on manifests — from a local mirror, over https, behind a redirect — and changes nothing", async () => {
-        const kialiBefore = await cluster.json<{ data: Record<string, string> }>("/api/v1/namespaces/istio-system/configmaps/kiali");
-        const failure = async (run: Promise<unknown>) => run.then(() => "no error", (e: Error) => e.message);
         const pin = PINNED_ADDON_SHA256[ISTIO].kiali;
         const tamperedSha = crypto.createHash("sha256").update(fs.readFileSync(path.join(tamperedDir, "kiali.yaml"))).digest("hex");
         const refusal = `does not match its pinned sha256 (Istio ${ISTIO}'s samples/addons/kiali.yaml): expected ${pin}, got ${tamperedSha}; the add-on is not applied`;
@@ -314,6 +325,19 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
             timings.push(`${what} ${Math.round((Date.now() - started) / 1000)}s`);
             return result;
         };
+
+        try {
+            await tamperedRuns(refusal, timed);
+        } finally {
+            await stack.setConfig(`${P}telemetryAddonsSource`, { value: mirror.url("/addons") });
+        }
+        console.log(`      ${timings.join(", ")}`);
+    });
+
+    /** The tampered runs of the test above (the caller restores the source). */
+    async function tamperedRuns(refusal: string, timed: <T>(what: string, run: () => Promise<T>) => Promise<T>): Promise<void> {
+        const failure = async (run: Promise<unknown>) => run.then(() => "no error", (e: Error) => e.message);
+        const kialiBefore = await cluster.json<{ data: Record<string, string> }>("/api/v1/namespaces/istio-system/configmaps/kiali");
 
         // A local mirror directory: `pulumi up` stops, and nothing of the add-ons changes.
         await stack.setConfig(`${P}telemetryAddonsSource`, { value: tamperedDir });
@@ -336,10 +360,7 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
         const requested = mirror.requested.slice(seen);
         expect(requested.length).to.be.greaterThan(0);
         expect(requested.filter((p) => !p.startsWith("/moved/")), "no redirect followed").to.deep.equal([]);
-        console.log(`      ${timings.join(", ")}`);
-
-        await stack.setConfig(`${P}telemetryAddonsSource`, { value: mirror.url("/addons") });
-    });
+    }
 
     it("has istiod refuse an AuthorizationPolicy it could not enforce", async () => {
         const res = await cluster.request("POST", "/apis/security.istio.io/v1/namespaces/bookinfo/authorizationpolicies", {
@@ -459,15 +480,22 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
     it("previews no changes on a second run", async () => {
         const preview = await stack.preview({ expectNoChanges: true });
         expect(Object.keys(preview.changeSummary).sort()).to.deep.equal(["read", "same"]);
+        // The generated credentials survived every update since.
+        const secret = await cluster.json<{ data: Record<string, string> }>("/api/v1/namespaces/istio-system/secrets/grafana-admin");
+        expect(Buffer.from(secret.data["admin-password"], "base64").toString("utf8")).to.equal(grafanaPassword);
     });
 
-    it("destroys the add-ons (their cluster-wide RBAC included), the policies and the Telemetry", async () => {
+    it("destroys the add-ons (their cluster-wide RBAC, NetworkPolicies after their pods, and Secrets included), the policies and the Telemetry", async () => {
         const r = recorder();
         const destroy = await stack.destroy({ onEvent: r.onEvent, onOutput: r.onOutput });
         console.log(`      destroy: ${JSON.stringify(destroy.summary.resourceChanges)}`);
         const deleted = r.steps.filter((s) => s.op === "delete").map((s) => s.urn.split("::").pop());
         expect(deleted.indexOf("mesh-default-deny"), "the mesh-wide deny goes before Bookinfo's exceptions").to.be.lessThan(deleted.indexOf("bookinfo-productpage"));
         expect(deleted.indexOf("bookinfo-default-deny")).to.be.lessThan(deleted.indexOf("bookinfo-productpage"));
+        for (const addon of ADDON_DEPLOYMENTS) {
+            expect(stepIndex(r.steps, "delete", `kubernetes:networking.k8s.io/v1:NetworkPolicy::telemetry-${addon}`), `${addon}'s NetworkPolicy goes after its pods`)
+                .to.be.greaterThan(stepIndex(r.steps, "delete", `kubernetes:apps/v1:Deployment::telemetry-${addon}:istio-system/${addon}`));
+        }
         const clusterRoles = await cluster.names("/apis/rbac.authorization.k8s.io/v1/clusterroles");
         expect(clusterRoles).to.not.include.members(["kiali"]);
         expect(clusterRoles).to.not.include.members(["prometheus"]);

@@ -137,9 +137,9 @@ describe("TelemetryAddon", () => {
         expect(policy.spec).to.deep.equal(addonNetworkPolicy("kiali"));
         const secret = mocks.find(SECRET, "telemetry-kiali-kiali-login-token-signing-key");
         expect(secret.inputs.metadata).to.deep.equal({ name: "kiali-login-token-signing-key", namespace: "istio-system" });
-        expect((secret.inputs.stringData as Record<string, string>)["value.txt"]).to.match(/^[A-Za-z0-9_-]{32}$/);
-        expect(isSecretValue(secret.rawInputs.stringData), "the key is a Pulumi secret").to.equal(true);
-        expect(recorder.find(SECRET, "telemetry-kiali-kiali-login-token-signing-key").opts.ignoreChanges, "generated once, then kept").to.deep.equal(["stringData"]);
+        expect(Buffer.from((secret.inputs.data as Record<string, string>)["value.txt"], "base64").toString()).to.match(/^[A-Za-z0-9_-]{32}$/);
+        expect(isSecretValue(secret.rawInputs.data), "the key is a Pulumi secret").to.equal(true);
+        expect(recorder.find(SECRET, "telemetry-kiali-kiali-login-token-signing-key").opts.ignoreChanges, "generated once, then kept").to.deep.equal(["data"]);
         expect(recorder.explicitDependencies(GROUP, "telemetry-kiali")).to.deep.equal([cp.release, kiali.networkPolicy, kiali.secret]);
         expect(recorder.explicitDependencies(POLICY, "telemetry-kiali")).to.deep.equal([cp.release]);
 
@@ -155,7 +155,7 @@ describe("TelemetryAddon", () => {
             new TelemetryAddon(`telemetry-${addon}`, { provider, controlPlane: cp, addon, source: ADDONS, istioVersion: "1.30.3" }, recorder.opts());
         }
         await recorder.settle();
-        expect(mocks.ofType(SECRET).map((r) => `${r.name}: ${Object.keys(r.inputs.stringData as object).join()}`)).to.deep.equal(["telemetry-grafana-grafana-admin: admin-password"]);
+        expect(mocks.ofType(SECRET).map((r) => `${r.name}: ${Object.keys(r.inputs.data as object).join()}`)).to.deep.equal(["telemetry-grafana-grafana-admin: admin-password"]);
         expect(mocks.ofType(POLICY).map((r) => (r.inputs.metadata as { name: string }).name)).to.have.members(["prometheus", "grafana", "jaeger"]);
         expect(imagesOf(mocks.find(GROUP, "telemetry-prometheus").inputs.objs as ManifestObject[]), "without the config reloader").to.deep.equal(["docker.io/prom/prometheus:v3.10.0"]);
     });
