@@ -179,6 +179,7 @@ const telemetryAddons = telemetryAddonsOf(telemetrySettings).map((addon) => new 
     controlPlane: validatorPlane,
     addon,
     source: telemetrySettings.addonsSource,
+    sha256: telemetrySettings.addonsSha256[addon],
     istioVersion: istio.version,
     imageHub: istio.imageHub,
 }));

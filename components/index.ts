@@ -22,5 +22,7 @@ export * from "./istio/meshSettings";
 export * from "./istio/meshDefaultDeny";
 export * from "./bookinfo/authorization";
 export * from "./telemetry/manifests";
+export * from "./telemetry/verification";
+export * from "./telemetry/hardening";
 export * from "./telemetry/telemetryAddon";
 export * from "./telemetry/meshTelemetry";

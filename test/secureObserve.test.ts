@@ -4,15 +4,14 @@
  * configuration, the add-ons and the Telemetry, and the stack outputs that say what is allowed and how to open
  * each UI.
  */
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { PROJECT, loadConfig } from "../components/config";
 import { AuthorizationPolicySpec } from "../components/istio/resources";
 import { ManifestObject, imagesOf } from "../components/telemetry/manifests";
-import { toolsBin } from "./e2e/workspace";
 import { ProgramRun, dependenciesOf, mocks, runProgram, unwrap } from "./harness";
 import { stackConfig, stackNames } from "./stacks";
+import { istioAddons } from "./telemetry/upstream";
 import { isManifest, validateManifests } from "./validate";
 
 const P = `${PROJECT}:`;
@@ -20,7 +19,7 @@ const POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy";
 const TELEMETRY = "kubernetes:telemetry.istio.io/v1:Telemetry";
 const GROUP = "kubernetes:yaml/v2:ConfigGroup";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
-const ADDONS = path.join(toolsBin(), "istio-addons");
+const ADDONS = istioAddons("1.30.3");
 const SECRETS: Record<string, Record<string, string>> = { dev: { pksPassword: "dev-password" }, local: { pksPassword: "admin-password" }, prod: { pksPassword: "prod-user-password" } };
 
 async function run(stack: string, extra: Record<string, string> = {}): Promise<ProgramRun> {
@@ -41,7 +40,18 @@ describe("authorization and telemetry settings", () => {
         expect(config.authorization).to.deep.equal({ bookinfo: true, meshDefaultDeny: false, trustDomain: "cluster.local" });
         expect(config.telemetry).to.deep.equal({
             prometheus: false, grafana: false, kiali: false, tracing: "none", tracingSampling: undefined, accessLogging: false, addonsSource: undefined,
+            addonsSha256: {},
         });
+    });
+
+    it("take the user's add-on digests for a release the program does not pin, in any case", () => {
+        const kubeconfig = "current-context: lab\ncontexts: [{name: lab, context: {cluster: lab}}]\nclusters: [{name: lab, cluster: {server: 'https://lab:6443'}}]\n";
+        const digest = "Ab".repeat(32);
+        const config = loadConfig({
+            [`${P}clusterSource`]: "existing", [`${P}kubeconfig`]: kubeconfig, [`${P}verifyProductPage`]: "false", [`${P}istioVersion`]: "1.31.4",
+            [`${P}telemetryTracing`]: "jaeger", [`${P}telemetryAddonsSha256`]: JSON.stringify({ jaeger: digest }),
+        }, () => true, {});
+        expect(config.telemetry.addonsSha256).to.deep.equal({ jaeger: "ab".repeat(32) });
     });
 });
 
@@ -99,11 +109,12 @@ describe("the program, secured and observed", function () {
     it("installs the add-ons from the configured source with the image hub, sets the Telemetry API, and says how to open each UI", async () => {
         const result = await run("prod", {
             telemetryPrometheus: "true", telemetryGrafana: "true", telemetryKiali: "true", telemetryTracing: "jaeger",
-            telemetryTracingSampling: "2.5", telemetryAccessLogging: "true", telemetryAddonsSource: ADDONS,
+            telemetryTracingSampling: "2.5", telemetryAccessLogging: "true", telemetryAddonsSource: ADDONS, istioVersion: "1.30.3",
         });
         expect(mocks.ofType(GROUP).map((g) => g.name)).to.have.members(["telemetry-prometheus", "telemetry-grafana", "telemetry-kiali", "telemetry-jaeger"]);
         const images = mocks.ofType(GROUP).flatMap((g) => imagesOf(g.inputs.objs as ManifestObject[]));
-        expect(images).to.have.length(5);
+        // Prometheus runs without Istio's config reloader (see hardening.ts).
+        expect(images).to.have.length(4);
         expect(images.every((i) => i.startsWith("harbor.example.com/istio/")), images.join()).to.equal(true);
         expect(mocks.find(TELEMETRY, "telemetry-default").inputs.spec).to.deep.equal({
             metrics: [{ providers: [{ name: "prometheus" }] }],
@@ -113,13 +124,15 @@ describe("the program, secured and observed", function () {
         for (const values of istiodValues()) {
             expect(values.meshConfig).to.deep.equal({ extensionProviders: [{ name: "jaeger", opentelemetry: { service: "jaeger-collector.istio-system.svc.cluster.local", port: 4317 } }] });
         }
-        const telemetry = await unwrap(result.exports!.telemetry as { ui: Record<string, pulumi.Output<{ portForward: string; url: string }>> });
+        const telemetry = await unwrap(result.exports!.telemetry as { ui: Record<string, pulumi.Output<{ portForward: string; url: string; login?: string }>> });
         expect(Object.fromEntries(Object.entries(telemetry.ui).map(([k, v]) => [k, v.portForward]))).to.deep.equal({
             prometheus: "kubectl -n istio-system port-forward svc/prometheus 9090:9090",
             grafana: "kubectl -n istio-system port-forward svc/grafana 3000:3000",
             kiali: "kubectl -n istio-system port-forward svc/kiali 20001:20001",
             jaeger: "kubectl -n istio-system port-forward svc/tracing 16686:80",
         });
+        expect(Object.keys(telemetry.ui).filter((k) => telemetry.ui[k].login !== undefined)).to.deep.equal(["grafana", "kiali"]);
+        expect(mocks.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy")).to.have.length(4);
         validateManifests(mocks.ofType(TELEMETRY));
     });
 

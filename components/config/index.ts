@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { NetworkProfileParameters } from "../pks/networkProfile";
+import { TelemetryAddonName } from "../telemetry/manifests";
 import { Problem, compareVersions, crossChecks, kubeconfigServer, suggest } from "./rules";
 import { ConfigValues, PROJECT, SECRET_KEYS, configSchema } from "./schema";
 
@@ -116,6 +117,8 @@ export interface MeshConfig {
         accessLogging: boolean;
         /** Where the add-on manifests come from; unset: Istio's published samples for the Istio release. */
         addonsSource?: string;
+        /** The user's sha256 pins of add-on manifests (add-on → digest), replacing the program's for the release. */
+        addonsSha256: Partial<Record<TelemetryAddonName, string>>;
     };
 }
 
@@ -223,6 +226,7 @@ export function loadConfig(
             tracingSampling: v.telemetryTracingSampling,
             accessLogging: v.telemetryAccessLogging,
             addonsSource: v.telemetryAddonsSource,
+            addonsSha256: v.telemetryAddonsSha256 ?? {},
         },
     };
 }

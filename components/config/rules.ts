@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { TELEMETRY_ADDONS, isLocalSource, telemetryAddonsOf } from "../telemetry/manifests";
+import { PINNED_ADDON_SHA256, unpinnedMessage } from "../telemetry/verification";
 import { ConfigValues, ISTIOD_DEFAULT_REQUESTS, SEMVER, configSchema, show } from "./schema";
 
 /** One problem: the key (without namespace) and what is wrong. */
@@ -235,9 +236,18 @@ function authorizationAndTelemetryProblems(v: ConfigValues): Problem[] {
     }
     const addons = telemetryAddonsOf({ prometheus: v.telemetryPrometheus, grafana: v.telemetryGrafana, kiali: v.telemetryKiali, tracing: v.telemetryTracing });
     const source = v.telemetryAddonsSource;
-    if (source !== undefined && addons.length === 0) {
-        problems.push({ key: "telemetryAddonsSource", message: "is only used with an add-on: set telemetryPrometheus, telemetryGrafana, telemetryKiali or telemetryTracing, or remove it" });
-    } else if (source !== undefined && isLocalSource(source)) {
+    for (const key of ["telemetryAddonsSource", "telemetryAddonsSha256"] as const) {
+        if (v[key] !== undefined && addons.length === 0) {
+            problems.push({ key, message: "is only used with an add-on: set telemetryPrometheus, telemetryGrafana, telemetryKiali or telemetryTracing, or remove it" });
+        }
+    }
+    // The add-ons are those of the newest control plane's release; each needs a pinned digest.
+    const release = (v.istioRevisions?.map((r) => r.version ?? v.istioVersion) ?? [v.istioVersion]).sort(compareVersions).pop()!;
+    const unpinned = addons.filter((a) => v.telemetryAddonsSha256?.[a] === undefined && PINNED_ADDON_SHA256[release]?.[a] === undefined);
+    if (unpinned.length > 0) {
+        problems.push({ key: "telemetryAddonsSha256", message: unpinnedMessage(unpinned, release) });
+    }
+    if (source !== undefined && addons.length > 0 && isLocalSource(source)) {
         const missing = addons.map((a) => TELEMETRY_ADDONS[a].file).filter((file) => !fs.existsSync(path.resolve(source, file)));
         if (missing.length > 0) {
             problems.push({ key: "telemetryAddonsSource", message: `${show(source)} is not allowed: the local add-on directory has no ${missing.join(", ")} (copy them from Istio's samples/addons)` });

@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { OWNER_TAG } from "../pks/contract";
 import { BOSH_RESERVED_TAGS, PKS_NAME, PKS_NAME_RULE, PKS_TAG_KEY, PKS_TAG_PART } from "../pks/names";
-import { isLocalSource } from "../telemetry/manifests";
+import { TELEMETRY_ADDONS, TelemetryAddonName, isLocalSource } from "../telemetry/manifests";
 
 export const PROJECT = "pks-istio-mesh";
 
@@ -57,6 +57,10 @@ const object = <T extends z.ZodType>(schema: T) => z.preprocess(decodeJson, sche
 const secret = () => z.string().min(1, { error: "must not be empty" });
 /** A password or client secret: pksctl keeps secrets of 4 or more characters out of every line it prints. */
 const credential = () => z.string().min(4, { error: "must have at least 4 characters" });
+
+const TELEMETRY_ADDON_NAMES = Object.keys(TELEMETRY_ADDONS) as TelemetryAddonName[];
+const sha256 = z.string().regex(/^[0-9A-Fa-f]{64}$/, { error: (issue) => `${show(issue.input)} is not allowed: expected a sha256 digest, 64 hex digits` })
+    .transform((v) => v.toLowerCase());
 
 const uuidList = z.array(z.string().min(1), { error: "expected a list of NSX-T object ids" });
 
@@ -207,6 +211,11 @@ export const configSchema = z.strictObject({
     telemetryAddonsSource: z.string().refine((v) => /^https:\/\/[^\s/]+(\/\S*)?$/.test(v) || isLocalSource(v), {
         error: (issue) => `${show(issue.input)} is not allowed: expected an https:// base URL or a local directory (absolute, or starting with ./) holding Istio's samples/addons manifests`,
     }).optional(),
+    telemetryAddonsSha256: object(z.strictObject(Object.fromEntries(TELEMETRY_ADDON_NAMES.map((addon) => [addon, sha256.optional()])) as Record<TelemetryAddonName, z.ZodOptional<typeof sha256>>, {
+        error: (issue) => issue.code === "unrecognized_keys"
+            ? `unknown add-on(s) ${issue.keys.join(", ")}: expected ${TELEMETRY_ADDON_NAMES.join(", ")}`
+            : `expected an object of add-on names to sha256 digests, e.g. {"kiali": "<64 hex digits>"}`,
+    })).optional(),
 }, {
     error: (issue) => issue.code === "unrecognized_keys" ? `unknown key(s) ${issue.keys.join(", ")}` : undefined,
 });

@@ -1,15 +1,18 @@
 /**
  * Istio's telemetry add-ons as its release ships them (`samples/addons/*.yaml`): which manifest is which add-on,
  * where the manifests come from (Istio's published samples for a release, a mirror the user runs, or a local
- * directory), and what the program changes in them (the image registry, for mirrored images). The manifests are
- * read when the program runs; nothing of them is kept in this project.
+ * directory), their objects, their images (moved to a mirror registry) and how to open their UIs. The manifests
+ * are read when the program runs; nothing of them is kept in this project. How they are verified is in
+ * verification.ts, what the program changes in them in hardening.ts.
  */
-import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 
 /** The add-ons the program can install. */
 export type TelemetryAddonName = "prometheus" | "grafana" | "kiali" | "jaeger";
+
+/** The namespace Istio's add-on manifests install into (the mesh's root namespace). */
+export const ADDONS_NAMESPACE = "istio-system";
 
 /** How to reach an add-on's web UI: a Service port of the manifest, and the UI's path. */
 export interface AddonUiPort {
@@ -67,29 +70,6 @@ export function manifestLocation(source: string, file: string): string {
     return isLocalSource(source) ? path.resolve(source, file) : `${source.replace(/\/+$/, "")}/${file}`;
 }
 
-/** Reads one manifest from a local directory or an https base URL; fails naming the location and the reason. */
-export async function readManifest(source: string, file: string, timeoutMs = 60_000): Promise<string> {
-    const location = manifestLocation(source, file);
-    if (isLocalSource(source)) {
-        try {
-            return await fs.promises.readFile(location, "utf8");
-        } catch (e) {
-            throw new Error(`cannot read the add-on manifest ${location}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        }
-    }
-    let response: Response;
-    try {
-        response = await fetch(location, { signal: AbortSignal.timeout(timeoutMs) });
-    } catch (e) {
-        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-        throw new Error(`cannot fetch the add-on manifest ${location}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
-    }
-    if (!response.ok) {
-        throw new Error(`cannot fetch the add-on manifest ${location}: HTTP ${response.status}`);
-    }
-    return response.text();
-}
-
 /** A Kubernetes object of a manifest. */
 export interface ManifestObject {
     apiVersion: string;
@@ -129,18 +109,38 @@ export function rehost(image: string, hub: string): string {
     return `${hub.replace(/\/+$/, "")}/${hasRegistry ? rest.join("/") : image}`;
 }
 
-interface Container {
-    image?: string;
+/** An environment variable of a container: a value, or a reference (`valueFrom`). */
+export interface EnvVar {
+    name: string;
+    value?: string;
+    valueFrom?: Record<string, unknown>;
 }
 
-interface PodSpec {
+/** The fields of a container that the program reads or changes. */
+export interface Container {
+    name: string;
+    image?: string;
+    args?: string[];
+    env?: EnvVar[];
+    volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
+    securityContext?: { privileged?: boolean };
+}
+
+/** The fields of a pod spec that the program reads or changes. */
+export interface PodSpec {
     containers?: Container[];
     initContainers?: Container[];
     ephemeralContainers?: Container[];
+    volumes?: Array<{ name: string; hostPath?: unknown; [source: string]: unknown }>;
+    hostNetwork?: boolean;
+    hostPID?: boolean;
+    hostIPC?: boolean;
+    serviceAccountName?: string;
+    serviceAccount?: string;
 }
 
 /** The pod spec of a workload object, if it has one. */
-function podSpecOf(object: ManifestObject): PodSpec | undefined {
+export function podSpecOf(object: ManifestObject): PodSpec | undefined {
     const spec = object.spec as { template?: { spec?: PodSpec }; jobTemplate?: { spec?: { template?: { spec?: PodSpec } } } } & PodSpec | undefined;
     switch (object.kind) {
         case "Pod":
@@ -195,22 +195,6 @@ export function serviceOf(objects: readonly ManifestObject[], name: string, orig
     return service as ManifestObject & { spec: { ports: ServicePort[] } };
 }
 
-/**
- * An add-on's objects as the program applies them: its manifest read from `source`, with the images moved to
- * `imageHub`. For Jaeger it also checks that the manifest has the collector the mesh's tracing provider points at.
- */
-export async function loadAddon(addon: TelemetryAddonName, source: string, imageHub: string | undefined): Promise<ManifestObject[]> {
-    const location = manifestLocation(source, TELEMETRY_ADDONS[addon].file);
-    const objects = withImageHub(parseManifest(await readManifest(source, TELEMETRY_ADDONS[addon].file), location), imageHub);
-    if (addon === "jaeger") {
-        const collector = serviceOf(objects, JAEGER_COLLECTOR.service, location);
-        if (!collector.spec.ports.some((p) => p.port === JAEGER_COLLECTOR.port)) {
-            throw new Error(`${location}: Service ${JAEGER_COLLECTOR.service} has no port ${JAEGER_COLLECTOR.port}, where the mesh's tracing provider sends spans`);
-        }
-    }
-    return objects;
-}
-
 /** How to open an add-on's UI from a workstation. */
 export interface AddonUi {
     /** The Service, as `<namespace>/<name>`. */
@@ -219,13 +203,15 @@ export interface AddonUi {
     portForward: string;
     /** The UI's address while the port is forwarded. */
     url: string;
+    /** How to log in, for the UIs that ask (Grafana, Kiali). */
+    login?: string;
 }
 
 /**
  * How to reach an add-on's UI: `kubectl port-forward` to its Service, on the local port the UI itself listens on
  * (the Service's target port when it is a number).
  */
-export function addonUi(objects: readonly ManifestObject[], info: TelemetryAddonInfo, origin: string): AddonUi {
+export function addonUi(objects: readonly ManifestObject[], info: TelemetryAddonInfo, origin: string, login?: string): AddonUi {
     const service = serviceOf(objects, info.ui.service, origin);
     const port = service.spec.ports.find((p) => p.name === info.ui.port);
     if (!port) {
@@ -237,5 +223,6 @@ export function addonUi(objects: readonly ManifestObject[], info: TelemetryAddon
         service: `${namespace}/${info.ui.service}`,
         portForward: `kubectl -n ${namespace} port-forward svc/${info.ui.service} ${local}:${port.port}`,
         url: `http://localhost:${local}${info.ui.path}`,
+        ...(login === undefined ? {} : { login }),
     };
 }

@@ -302,13 +302,13 @@ export class LocalCluster {
         });
     }
 
-    /** A request to the API server as a cluster administrator. */
-    request(method: string, urlPath: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: string }> {
+    /** A request to the API server as a cluster administrator (or as the holder of another bearer token). */
+    request(method: string, urlPath: string, body?: unknown, contentType = "application/json", token = this.tokens.first): Promise<{ status: number; body: string }> {
         return new Promise((resolve, reject) => {
             const req = https.request(`${this.server}${urlPath}`, {
                 method,
                 rejectUnauthorized: false,
-                headers: { authorization: `Bearer ${this.tokens.first}`, ...(body === undefined ? {} : { "content-type": contentType }) },
+                headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": contentType }) },
             }, (res) => {
                 let text = "";
                 res.on("data", (d: Buffer) => { text += d.toString(); });

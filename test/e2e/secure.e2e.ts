@@ -5,14 +5,24 @@
  * as each Bookinfo workload's sidecar (and as the ingress gateway), for the listeners it computes, and the suite
  * evaluates their RBAC filters against every caller (xds.ts).
  *
+ * The add-ons come from an https mirror of Istio's samples/addons (a server of the suite's, its certificate
+ * trusted through NODE_EXTRA_CA_CERTS, as a site with a private CA would): verified against their pinned sha256,
+ * hardened, and refused when tampered with — in a local mirror directory, over https, or behind a redirect.
+ *
  * Played rather than real: kwok's pods (Bookinfo's, the gateway's and the add-ons' become Ready without running),
- * the load balancer and the product page behind it (localCluster.ts). istiod, its webhooks and its xDS server are
- * real.
+ * the load balancer and the product page behind it (localCluster.ts), the add-on mirror. istiod, its webhooks and
+ * its xDS server, the API server's RBAC and admission are real.
  */
-import { Stack } from "@pulumi/pulumi/automation";
+import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
 import * as crypto from "crypto";
+import * as fs from "fs";
 import * as path from "path";
+import * as YAML from "yaml";
+import { ADDON_POD_LABELS, addonLogin } from "../../components/telemetry/hardening";
+import { TelemetryAddonName } from "../../components/telemetry/manifests";
+import { PINNED_ADDON_SHA256 } from "../../components/telemetry/verification";
+import { HttpsMirror } from "../telemetry/upstream";
 import { eventually, recorder, stepIndex } from "./engine";
 import { LocalCluster } from "./localCluster";
 import { useLocalCluster } from "./suite";
@@ -24,6 +34,8 @@ const TOOLS_BIN = toolsBin();
 const ISTIO = toolVersions().ISTIO_VERSION;
 const SAMPLING = 10;
 const ADDON_DEPLOYMENTS = ["prometheus", "grafana", "kiali", "jaeger"];
+
+const ADDONS = path.join(TOOLS_BIN, "istio-addons");
 
 const POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
@@ -65,6 +77,26 @@ const EXPECTED: Record<string, Array<{ method: string; path: string; allowed: st
     ],
 };
 
+/** How long each resource's step took (from the engine's pre-step to its outputs event). */
+function stepTimer(): { onEvent: (e: EngineEvent) => void; report: (types: RegExp, names: RegExp) => string } {
+    const started = new Map<string, number>();
+    const took: Array<{ type: string; urn: string; ms: number }> = [];
+    return {
+        onEvent: (e) => {
+            const pre = e.resourcePreEvent?.metadata;
+            if (pre) {
+                started.set(pre.urn, Date.now());
+            }
+            const done = e.resOutputsEvent?.metadata;
+            if (done && started.has(done.urn)) {
+                took.push({ type: done.type, urn: done.urn, ms: Date.now() - started.get(done.urn)! });
+            }
+        },
+        report: (types, names) => took.filter((t) => types.test(t.type) && names.test(t.urn.split("::").pop()!))
+            .map((t) => `${t.urn.split("::").pop()} (${t.type.split(":").pop()}) ${(t.ms / 1000).toFixed(1)}s`).join(", "),
+    };
+}
+
 describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a live istiod", function () {
     this.timeout(15 * 60_000);
     before(() => requireTools(TOOLS_BIN, ["pulumi", "pulumi-language-nodejs", "pulumi-resource-command", "pulumi-resource-kubernetes",
@@ -72,10 +104,35 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
     const suite = useLocalCluster("secure", TOOLS_BIN);
     let cluster: LocalCluster;
     let stack: Stack;
+    let mirror: HttpsMirror;
+    /** A local mirror directory whose kiali.yaml grants Kiali cluster-admin. */
+    let tamperedDir: string;
+    /** Grafana's generated password, as first created. */
+    let grafanaPassword: string;
 
     before(async () => {
         cluster = suite.cluster;
-        stack = await meshStack({ dir: path.join(suite.dir, "pulumi"), toolsBin: TOOLS_BIN, stackName: "secure", passphrase: crypto.randomBytes(12).toString("hex") });
+        // The add-on mirror: Istio's files at /addons, Kiali's tampered with at /tampered, redirects at /moved.
+        mirror = await HttpsMirror.start(suite.dir);
+        mirror.serveDir("/addons", ADDONS);
+        tamperedDir = path.join(suite.dir, "tampered-addons");
+        fs.mkdirSync(tamperedDir);
+        for (const file of fs.readdirSync(ADDONS)) {
+            fs.copyFileSync(path.join(ADDONS, file), path.join(tamperedDir, file));
+        }
+        fs.appendFileSync(path.join(tamperedDir, "kiali.yaml"), `---\n${YAML.stringify({
+            apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", metadata: { name: "kiali-admin" },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "cluster-admin" },
+            subjects: [{ kind: "ServiceAccount", name: "kiali", namespace: "istio-system" }],
+        })}`);
+        mirror.serveDir("/tampered", tamperedDir);
+        for (const file of fs.readdirSync(ADDONS)) {
+            mirror.redirect(`/moved/${file}`, mirror.url(`/addons/${file}`));
+        }
+        stack = await meshStack({
+            dir: path.join(suite.dir, "pulumi"), toolsBin: TOOLS_BIN, stackName: "secure", passphrase: crypto.randomBytes(12).toString("hex"),
+            env: { NODE_EXTRA_CA_CERTS: mirror.caFile },
+        });
         await stack.setAllConfig({
             [`${P}clusterSource`]: { value: "existing" },
             [`${P}kubeconfig`]: { value: cluster.kubeconfig(), secret: true },
@@ -88,10 +145,13 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
             [`${P}telemetryTracing`]: { value: "jaeger" },
             [`${P}telemetryTracingSampling`]: { value: String(SAMPLING) },
             [`${P}telemetryAccessLogging`]: { value: "true" },
-            // Where an air-gapped site keeps its mirror of Istio's samples/addons.
-            [`${P}telemetryAddonsSource`]: { value: path.join(TOOLS_BIN, "istio-addons") },
+            // The release whose add-ons the mirror holds, and so whose pinned digests apply.
+            [`${P}istioVersion`]: { value: ISTIO },
+            // Where a site keeps its mirror of Istio's samples/addons.
+            [`${P}telemetryAddonsSource`]: { value: mirror.url("/addons") },
         });
     });
+    after(() => mirror?.close());
 
     /** The listeners istiod last computed for each pod (by name), which later tests read again. */
     const dumps = new Map<string, XdsDump>();
@@ -109,8 +169,19 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
 
     it("deploys the policies and the Telemetry through istiod's webhook, and every add-on becomes ready", async () => {
         const r = recorder();
-        const up = await stack.up({ onEvent: r.onEvent, onOutput: r.onOutput });
+        const timer = stepTimer();
+        const up = await stack.up({ onEvent: (e) => { r.onEvent(e); timer.onEvent(e); }, onOutput: r.onOutput });
         console.log(`      up: ${JSON.stringify(up.summary.resourceChanges)} in ${Math.round((new Date(up.summary.endTime).getTime() - new Date(up.summary.startTime).getTime()) / 1000)}s`);
+        console.log(`      add-on steps (create, until ready): ${timer.report(/^kubernetes:(apps\/v1:Deployment|networking\.k8s\.io\/v1:NetworkPolicy|core\/v1:Secret)$/, /^telemetry-/)}`);
+        // Each add-on's NetworkPolicy (and generated Secret) exists before its pods.
+        for (const addon of ADDON_DEPLOYMENTS) {
+            const deployment = stepIndex(r.steps, "create", `kubernetes:apps/v1:Deployment::telemetry-${addon}:istio-system/${addon}`);
+            expect(stepIndex(r.steps, "create", `kubernetes:networking.k8s.io/v1:NetworkPolicy::telemetry-${addon}`), addon).to.be.lessThan(deployment);
+        }
+        for (const [addon, secret] of [["grafana", "grafana-admin"], ["kiali", "kiali-login-token-signing-key"]]) {
+            expect(stepIndex(r.steps, "create", `kubernetes:core/v1:Secret::telemetry-${addon}-${secret}`), addon)
+                .to.be.lessThan(stepIndex(r.steps, "create", `kubernetes:apps/v1:Deployment::telemetry-${addon}:istio-system/${addon}`));
+        }
 
         // istiod's validation is fail-closed, so every object below passed its webhook.
         const validator = await cluster.json<{ webhooks: Array<{ failurePolicy: string }> }>(
@@ -138,7 +209,7 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
         const mesh = await cluster.json<{ data: { mesh: string } }>("/api/v1/namespaces/istio-system/configmaps/istio");
         expect(mesh.data.mesh).to.include("jaeger-collector.istio-system.svc.cluster.local");
 
-        // Each add-on's workloads are ready (kwok runs them), from Istio 1.30.3's manifests.
+        // Each add-on's workloads are ready (kwok runs them), from Istio's manifests as hardened.
         for (const name of ADDON_DEPLOYMENTS) {
             const d = await cluster.json<{ status?: { conditions?: Array<{ type: string; status: string }> }; spec: { template: { spec: { containers: Array<{ image: string }> } } } }>(
                 `/apis/apps/v1/namespaces/istio-system/deployments/${name}`);
@@ -149,17 +220,147 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
         expect(await cluster.names("/apis/rbac.authorization.k8s.io/v1/clusterroles")).to.include.members(["kiali", "prometheus"]);
 
         const outputs = await stack.outputs();
-        const ui = (outputs.telemetry.value as { ui: Record<string, { portForward: string; url: string }> }).ui;
-        expect(Object.fromEntries(Object.entries(ui).map(([k, v]) => [k, `${v.portForward} → ${v.url}`]))).to.deep.equal({
+        const ui = (outputs.telemetry.value as { ui: Record<string, { portForward: string; url: string; login?: string }> }).ui;
+        expect(Object.fromEntries(Object.entries(ui).map(([k, v]) => [k, `${v.portForward} → ${v.url}${v.login ? ` (${v.login})` : ""}`]))).to.deep.equal({
             prometheus: "kubectl -n istio-system port-forward svc/prometheus 9090:9090 → http://localhost:9090/",
-            grafana: "kubectl -n istio-system port-forward svc/grafana 3000:3000 → http://localhost:3000/",
-            kiali: "kubectl -n istio-system port-forward svc/kiali 20001:20001 → http://localhost:20001/kiali",
+            grafana: `kubectl -n istio-system port-forward svc/grafana 3000:3000 → http://localhost:3000/ (${addonLogin("grafana")})`,
+            kiali: "kubectl -n istio-system port-forward svc/kiali 20001:20001 → http://localhost:20001/kiali (token: kubectl -n istio-system create token kiali)",
             jaeger: "kubectl -n istio-system port-forward svc/tracing 16686:80 → http://localhost:16686/jaeger",
         });
         if (cluster.servesProductPage) {
             expect(outputs.verification.value).to.deep.include({ status: 200, title: "Simple Bookstore App" });
         }
     });
+
+    it("runs the add-ons hardened: no lifecycle endpoint, no anonymous Grafana, Kiali view-only with token login, generated secrets", async () => {
+        type Pod = { metadata: { annotations?: Record<string, string> }; spec: { containers: Array<{ name: string; args?: string[]; env?: Array<{ name: string; value?: string; valueFrom?: unknown }>; volumeMounts?: Array<{ name: string; mountPath: string }> }>; volumes?: Array<{ name: string; secret?: { secretName: string } }> } };
+        const pod = async (name: string) => (await cluster.json<{ spec: { template: Pod } }>(`/apis/apps/v1/namespaces/istio-system/deployments/${name}`)).spec.template;
+        const secretValue = async (name: string, key: string) => Buffer.from((await cluster.json<{ data: Record<string, string> }>(`/api/v1/namespaces/istio-system/secrets/${name}`)).data[key], "base64").toString("utf8");
+
+        const prometheus = await pod("prometheus");
+        expect(prometheus.spec.containers.map((c) => c.name)).to.deep.equal(["prometheus-server"]);
+        expect(prometheus.spec.containers[0].args).to.include("--config.file=/etc/config/prometheus.yml").and.not.include("--web.enable-lifecycle");
+
+        const grafana = Object.fromEntries((await pod("grafana")).spec.containers[0].env!.map((e) => [e.name, e.value ?? e.valueFrom]));
+        expect(grafana).to.deep.include({ GF_AUTH_ANONYMOUS_ENABLED: "false", GF_SECURITY_ADMIN_PASSWORD: { secretKeyRef: { name: "grafana-admin", key: "admin-password" } } });
+        expect(grafana).to.not.have.property("GF_AUTH_ANONYMOUS_ORG_ROLE");
+        grafanaPassword = await secretValue("grafana-admin", "admin-password");
+        expect(grafanaPassword).to.match(/^[A-Za-z0-9_-]{32}$/);
+
+        const kialiConfig = YAML.parse((await cluster.json<{ data: Record<string, string> }>("/api/v1/namespaces/istio-system/configmaps/kiali")).data["config.yaml"]) as Record<string, Record<string, unknown>>;
+        expect([kialiConfig.auth.strategy, kialiConfig.deployment.view_only_mode, kialiConfig.login_token.signing_key]).to.deep.equal(["token", true, ""]);
+        const kiali = await pod("kiali");
+        expect(kiali.spec.volumes).to.deep.include({ name: "kiali-login-token-signing-key", secret: { secretName: "kiali-login-token-signing-key", defaultMode: 420 } });
+        expect(kiali.spec.containers[0].volumeMounts).to.deep.include({ name: "kiali-login-token-signing-key", mountPath: "/kiali-override-secrets/login-token-signing-key", readOnly: true });
+        const key = await secretValue("kiali-login-token-signing-key", "value.txt");
+        expect(key).to.match(/^[A-Za-z0-9_-]{32}$/).and.not.equal(await secretValue("grafana-admin", "admin-password"));
+    });
+
+    it("leaves Kiali's service account able to read Istio's policies and log in, but not to change or delete them", async () => {
+        // A token of Kiali's own service account: what Kiali runs with, and what the README has the operator log in with.
+        const request = await cluster.request("POST", "/api/v1/namespaces/istio-system/serviceaccounts/kiali/token", {
+            apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 600 },
+        });
+        expect(request.status, request.body).to.equal(201);
+        const token = (JSON.parse(request.body) as { status: { token: string } }).status.token;
+        const asKiali = (method: string, urlPath: string, body?: unknown) =>
+            cluster.request(method, urlPath, body, method === "PATCH" ? "application/merge-patch+json" : "application/json", token);
+        const results = {
+            "list namespaces (Kiali's login check)": (await asKiali("GET", "/api/v1/namespaces")).status,
+            "list Bookinfo's AuthorizationPolicies": (await asKiali("GET", "/apis/security.istio.io/v1/namespaces/bookinfo/authorizationpolicies")).status,
+            "delete Bookinfo's default-deny": (await asKiali("DELETE", "/apis/security.istio.io/v1/namespaces/bookinfo/authorizationpolicies/default-deny")).status,
+            "patch the mesh's PeerAuthentication": (await asKiali("PATCH", "/apis/security.istio.io/v1/namespaces/istio-system/peerauthentications/default",
+                { spec: { mtls: { mode: "PERMISSIVE" } } })).status,
+            "create an AuthorizationPolicy": (await asKiali("POST", "/apis/security.istio.io/v1/namespaces/bookinfo/authorizationpolicies",
+                { apiVersion: "security.istio.io/v1", kind: "AuthorizationPolicy", metadata: { name: "allow-all" }, spec: { rules: [{}] } })).status,
+            "patch a Bookinfo Deployment": (await asKiali("PATCH", "/apis/apps/v1/namespaces/bookinfo/deployments/productpage-v1", { metadata: { labels: { x: "y" } } })).status,
+        };
+        console.log(`      Kiali's service account, against the API server: ${JSON.stringify(results)}`);
+        expect(results).to.deep.equal({
+            "list namespaces (Kiali's login check)": 200,
+            "list Bookinfo's AuthorizationPolicies": 200,
+            "delete Bookinfo's default-deny": 403,
+            "patch the mesh's PeerAuthentication": 403,
+            "create an AuthorizationPolicy": 403,
+            "patch a Bookinfo Deployment": 403,
+        });
+        expect(await cluster.names("/apis/security.istio.io/v1/namespaces/bookinfo/authorizationpolicies")).to.include("bookinfo/default-deny");
+    });
+
+    it("gives each add-on's pods a NetworkPolicy that admits no pod to a UI, and leaves istiod's pods alone", async () => {
+        type Policy = { metadata: { name: string }; spec: { podSelector: { matchLabels: Record<string, string> }; ingress?: Array<{ from?: Array<{ podSelector: { matchLabels: Record<string, string> } }>; ports: Array<{ port: number }> }> } };
+        const policies = (await cluster.json<{ items: Policy[] }>("/apis/networking.k8s.io/v1/namespaces/istio-system/networkpolicies")).items;
+        const pods = (await cluster.json<{ items: Array<{ metadata: { name: string; labels?: Record<string, string> } }> }>("/api/v1/namespaces/istio-system/pods")).items;
+        const selected = (selector: { matchLabels: Record<string, string> }) => pods.filter((p) => Object.entries(selector.matchLabels).every(([k, v]) => p.metadata.labels?.[k] === v));
+        /** The add-on (or istiod) a pod belongs to. */
+        const owner = (name: string) => ["istiod", ...ADDON_DEPLOYMENTS].find((d) => name.startsWith(`${d}-`)) ?? name;
+        const table = Object.fromEntries(policies.map((p) => [p.metadata.name, {
+            selects: [...new Set(selected(p.spec.podSelector).map((pod) => owner(pod.metadata.name)))],
+            admits: (p.spec.ingress ?? []).map((rule) => `${rule.ports.map((x) => x.port).join(",")} ← ${rule.from === undefined ? "anyone" : [...new Set(rule.from.flatMap((f) => selected(f.podSelector).map((pod) => owner(pod.metadata.name))))].join(",")}`),
+        }]));
+        console.log(`      NetworkPolicies of istio-system, against its pods: ${JSON.stringify(table)}`);
+        expect(table).to.deep.equal({
+            prometheus: { selects: ["prometheus"], admits: ["9090 ← grafana,kiali"] },
+            grafana: { selects: ["grafana"], admits: [] },
+            kiali: { selects: ["kiali"], admits: ["9090 ← prometheus"] },
+            jaeger: { selects: ["jaeger"], admits: ["4317,4318,9411,14250,14268 ← anyone", "8888 ← prometheus"] },
+        });
+        const istiod = pods.filter((p) => owner(p.metadata.name) === "istiod");
+        expect(istiod.length, "istiod pods").to.be.greaterThan(0);
+        expect(istiod.filter((p) => policies.some((policy) => selected(policy.spec.podSelector).includes(p))), "no policy selects istiod").to.deep.equal([]);
+        for (const addon of ADDON_DEPLOYMENTS as TelemetryAddonName[]) {
+            expect(table[addon].selects, addon).to.deep.equal([addon]);
+            expect(policies.find((p) => p.metadata.name === addon)!.spec.podSelector.matchLabels).to.deep.equal(ADDON_POD_LABELS[addon]);
+        }
+    });
+
+    it("refuses tampered add-on manifests — from a local mirror, over https, behind a redirect — and changes nothing", async () => {
+        const pin = PINNED_ADDON_SHA256[ISTIO].kiali;
+        const tamperedSha = crypto.createHash("sha256").update(fs.readFileSync(path.join(tamperedDir, "kiali.yaml"))).digest("hex");
+        const refusal = `does not match its pinned sha256 (Istio ${ISTIO}'s samples/addons/kiali.yaml): expected ${pin}, got ${tamperedSha}; the add-on is not applied`;
+        const timings: string[] = [];
+        const timed = async <T>(what: string, run: () => Promise<T>) => {
+            const started = Date.now();
+            const result = await run();
+            timings.push(`${what} ${Math.round((Date.now() - started) / 1000)}s`);
+            return result;
+        };
+
+        try {
+            await tamperedRuns(refusal, timed);
+        } finally {
+            await stack.setConfig(`${P}telemetryAddonsSource`, { value: mirror.url("/addons") });
+        }
+        console.log(`      ${timings.join(", ")}`);
+    });
+
+    /** The tampered runs of the test above (the caller restores the source). */
+    async function tamperedRuns(refusal: string, timed: <T>(what: string, run: () => Promise<T>) => Promise<T>): Promise<void> {
+        const failure = async (run: Promise<unknown>) => run.then(() => "no error", (e: Error) => e.message);
+        const kialiBefore = await cluster.json<{ data: Record<string, string> }>("/api/v1/namespaces/istio-system/configmaps/kiali");
+
+        // A local mirror directory: `pulumi up` stops, and nothing of the add-ons changes.
+        await stack.setConfig(`${P}telemetryAddonsSource`, { value: tamperedDir });
+        const r = recorder();
+        const local = await timed("up (local, tampered)", () => failure(stack.up({ onEvent: r.onEvent, onOutput: r.onOutput })));
+        expect(local).to.include(`${path.join(tamperedDir, "kiali.yaml")} ${refusal}`);
+        expect(r.steps.filter((step) => !["same", "read"].includes(step.op)).map((step) => `${step.op} ${step.urn}`), "no resource changed").to.deep.equal([]);
+        expect(await cluster.names("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings")).to.not.include("kiali-admin");
+        expect(await cluster.json<{ data: Record<string, string> }>("/api/v1/namespaces/istio-system/configmaps/kiali")).to.deep.include({ data: kialiBefore.data });
+
+        // Over https: the same file from the mirror.
+        await stack.setConfig(`${P}telemetryAddonsSource`, { value: mirror.url("/tampered") });
+        expect(await timed("preview (https, tampered)", () => failure(stack.preview()))).to.include(`${mirror.url("/tampered/kiali.yaml")} ${refusal}`);
+
+        // Behind a redirect, even to Istio's own files: refused, and not followed.
+        await stack.setConfig(`${P}telemetryAddonsSource`, { value: mirror.url("/moved") });
+        const seen = mirror.requested.length;
+        expect(await timed("preview (https, redirect)", () => failure(stack.preview()))).to.match(
+            /cannot fetch the add-on manifest https:\/\/127\.0\.0\.1:\d+\/moved\/\w+\.yaml: HTTP 302, a redirect to https:\/\/127\.0\.0\.1:\d+\/addons\/\w+\.yaml: redirects are refused/);
+        const requested = mirror.requested.slice(seen);
+        expect(requested.length).to.be.greaterThan(0);
+        expect(requested.filter((p) => !p.startsWith("/moved/")), "no redirect followed").to.deep.equal([]);
+    }
 
     it("has istiod refuse an AuthorizationPolicy it could not enforce", async () => {
         const res = await cluster.request("POST", "/apis/security.istio.io/v1/namespaces/bookinfo/authorizationpolicies", {
@@ -279,19 +480,28 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
     it("previews no changes on a second run", async () => {
         const preview = await stack.preview({ expectNoChanges: true });
         expect(Object.keys(preview.changeSummary).sort()).to.deep.equal(["read", "same"]);
+        // The generated credentials survived every update since.
+        const secret = await cluster.json<{ data: Record<string, string> }>("/api/v1/namespaces/istio-system/secrets/grafana-admin");
+        expect(Buffer.from(secret.data["admin-password"], "base64").toString("utf8")).to.equal(grafanaPassword);
     });
 
-    it("destroys the add-ons (their cluster-wide RBAC included), the policies and the Telemetry", async () => {
+    it("destroys the add-ons (their cluster-wide RBAC, NetworkPolicies after their pods, and Secrets included), the policies and the Telemetry", async () => {
         const r = recorder();
         const destroy = await stack.destroy({ onEvent: r.onEvent, onOutput: r.onOutput });
         console.log(`      destroy: ${JSON.stringify(destroy.summary.resourceChanges)}`);
         const deleted = r.steps.filter((s) => s.op === "delete").map((s) => s.urn.split("::").pop());
         expect(deleted.indexOf("mesh-default-deny"), "the mesh-wide deny goes before Bookinfo's exceptions").to.be.lessThan(deleted.indexOf("bookinfo-productpage"));
         expect(deleted.indexOf("bookinfo-default-deny")).to.be.lessThan(deleted.indexOf("bookinfo-productpage"));
+        for (const addon of ADDON_DEPLOYMENTS) {
+            expect(stepIndex(r.steps, "delete", `kubernetes:networking.k8s.io/v1:NetworkPolicy::telemetry-${addon}`), `${addon}'s NetworkPolicy goes after its pods`)
+                .to.be.greaterThan(stepIndex(r.steps, "delete", `kubernetes:apps/v1:Deployment::telemetry-${addon}:istio-system/${addon}`));
+        }
         const clusterRoles = await cluster.names("/apis/rbac.authorization.k8s.io/v1/clusterroles");
         expect(clusterRoles).to.not.include.members(["kiali"]);
         expect(clusterRoles).to.not.include.members(["prometheus"]);
         expect(await cluster.names("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings")).to.not.include.members(["kiali"]);
+        expect(await cluster.names("/apis/networking.k8s.io/v1/namespaces/istio-system/networkpolicies")).to.deep.equal([]);
+        expect(await cluster.names("/api/v1/namespaces/istio-system/secrets")).to.not.include.members(["istio-system/grafana-admin", "istio-system/kiali-login-token-signing-key"]);
         expect(await cluster.names("/apis/security.istio.io/v1/authorizationpolicies")).to.deep.equal([]);
         expect(await cluster.names("/apis/telemetry.istio.io/v1/telemetries")).to.deep.equal([]);
         expect(await eventually(async () => (await cluster.names("/apis/apps/v1/namespaces/istio-system/deployments")).length === 0, 60_000)).to.equal(true);

@@ -1,11 +1,13 @@
 /**
  * The telemetry add-ons and the mesh's Telemetry under Pulumi mocks, against Istio 1.30.3's own add-on manifests
- * (the tool cache's `istio-addons/`, as tools.sh copies them from the release's samples/addons): which files, the
- * images moved to a mirror registry, the UIs' port-forwards, the checks on a manifest, the Telemetry API spec and
- * the mesh's extension provider, valid against Istio's CRDs.
+ * (its samples/addons, from the upstream snapshot): which files, the
+ * images moved to a mirror registry, the UIs' port-forwards, the add-on component (verified and hardened objects,
+ * its NetworkPolicy and generated Secret first), the Telemetry API spec and the mesh's extension provider, valid
+ * against Istio's CRDs. Verification and hardening themselves: verification.test.ts, hardening.test.ts.
  */
 import * as k8s from "@pulumi/kubernetes";
 import { expect } from "chai";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -14,16 +16,18 @@ import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { meshConfigOf } from "../../components/istio/meshSettings";
 import {
-    ManifestObject, TELEMETRY_ADDONS, TelemetryAddonName, addonUi, imagesOf, loadAddon, manifestLocation, parseManifest, publishedAddons,
-    readManifest, rehost, telemetryAddonsOf, withImageHub,
+    ManifestObject, TELEMETRY_ADDONS, TelemetryAddonName, addonUi, imagesOf, manifestLocation, parseManifest, publishedAddons, rehost,
+    telemetryAddonsOf, withImageHub,
 } from "../../components/telemetry/manifests";
+import { PINNED_ADDON_SHA256, loadAddon, manifestPin } from "../../components/telemetry/verification";
+import { addonNetworkPolicy, hardenAddon } from "../../components/telemetry/hardening";
 import { MeshTelemetry, tracingExtensionProvider } from "../../components/telemetry/meshTelemetry";
 import { TelemetryAddon } from "../../components/telemetry/telemetryAddon";
-import { toolsBin } from "../e2e/workspace";
-import { Recorder, mocks, unwrap, useMocks } from "../harness";
+import { Recorder, isSecretValue, mocks, unwrap, useMocks } from "../harness";
 import { validateManifests } from "../validate";
+import { istioAddons } from "./upstream";
 
-const ADDONS = path.join(toolsBin(), "istio-addons");
+const ADDONS = istioAddons("1.30.3");
 const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
 const HUB = "harbor.example.com/mirror";
 
@@ -35,7 +39,7 @@ const UPSTREAM_IMAGES: Record<TelemetryAddonName, string[]> = {
     jaeger: ["docker.io/jaegertracing/jaeger:2.14.0"],
 };
 
-const read = async (addon: TelemetryAddonName) => parseManifest(await readManifest(ADDONS, TELEMETRY_ADDONS[addon].file), addon);
+const read = async (addon: TelemetryAddonName) => loadAddon(addon, ADDONS, manifestPin(addon, "1.30.3"));
 
 describe("telemetry add-on manifests", () => {
     it("are the add-ons the settings turn on, in installation order", () => {
@@ -88,18 +92,17 @@ describe("telemetry add-on manifests", () => {
         expect(() => addonUi([], TELEMETRY_ADDONS.kiali, "kiali.yaml")).to.throw("kiali.yaml has no Service kiali");
     });
 
-    it("fail clearly on a missing file, an unreachable mirror, broken YAML, or a Jaeger without the collector", async () => {
+    it("fail clearly on broken YAML, or a Jaeger without the collector, even one the user pinned", async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "addons-"));
         const failure = async (promise: Promise<unknown>) => promise.then(() => "no error", (e: Error) => e.message);
-        expect(await failure(readManifest(dir, "kiali.yaml"))).to.equal(`cannot read the add-on manifest ${path.join(dir, "kiali.yaml")}: ENOENT`);
-        expect(await failure(readManifest("https://127.0.0.1:9/addons", "kiali.yaml", 5000))).to.match(/^cannot fetch the add-on manifest https:\/\/127\.0\.0\.1:9\/addons\/kiali\.yaml: \w+/);
         expect(() => parseManifest("kind: [", "x.yaml")).to.throw("x.yaml is not valid YAML");
         expect(() => parseManifest("---\nfoo: bar\n", "x.yaml")).to.throw("x.yaml has a document that is not a Kubernetes object");
         expect(parseManifest("---\n# nothing\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n", "x.yaml")).to.have.length(1);
         const jaeger = fs.readFileSync(path.join(ADDONS, "jaeger.yaml"), "utf8").replace(/- port: 4317\n/, "- port: 4318\n");
         fs.writeFileSync(path.join(dir, "jaeger.yaml"), jaeger);
-        expect(await failure(loadAddon("jaeger", dir, undefined))).to.equal(`${path.join(dir, "jaeger.yaml")}: Service jaeger-collector has no port 4317, where the mesh's tracing provider sends spans`);
-        expect(await loadAddon("jaeger", ADDONS, undefined)).to.have.length(5);
+        const userPin = manifestPin("jaeger", "1.30.3", crypto.createHash("sha256").update(jaeger).digest("hex"));
+        expect(await failure(loadAddon("jaeger", dir, userPin))).to.equal(`${path.join(dir, "jaeger.yaml")}: Service jaeger-collector has no port 4317, where the mesh's tracing provider sends spans`);
+        expect(await read("jaeger")).to.have.length(5);
     });
 });
 
@@ -114,26 +117,58 @@ describe("TelemetryAddon", () => {
     before(() => useMocks());
     beforeEach(() => mocks.reset());
 
-    it("applies an add-on's manifest as a ConfigGroup in istio-system after istiod, with the images moved", async () => {
+    const GROUP = "kubernetes:yaml/v2:ConfigGroup";
+    const POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+    const SECRET = "kubernetes:core/v1:Secret";
+
+    it("applies the verified, hardened manifest as a ConfigGroup in istio-system after istiod, its NetworkPolicy and its Secret", async () => {
         const recorder = new Recorder();
         const { provider, controlPlane: cp } = await controlPlane();
         const kiali = new TelemetryAddon("telemetry-kiali", { provider, controlPlane: cp, addon: "kiali", source: ADDONS, istioVersion: "1.30.3", imageHub: HUB }, recorder.opts());
         await recorder.settle();
-        const group = mocks.find("kubernetes:yaml/v2:ConfigGroup", "telemetry-kiali");
-        const objs = group.inputs.objs as ManifestObject[];
+        const objs = mocks.find(GROUP, "telemetry-kiali").inputs.objs as ManifestObject[];
         expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).to.deep.equal(["ServiceAccount/kiali", "ConfigMap/kiali", "ClusterRole/kiali", "ClusterRoleBinding/kiali", "Service/kiali", "Deployment/kiali"]);
-        expect(objs.filter((o) => o.metadata.namespace !== undefined).every((o) => o.metadata.namespace === "istio-system")).to.equal(true);
+        expect(objs).to.deep.equal(withImageHub(hardenAddon("kiali", await read("kiali"), kiali.location), HUB));
         expect(imagesOf(objs)).to.deep.equal([`${HUB}/kiali/kiali:v2.26`]);
-        expect(recorder.explicitDependencies("kubernetes:yaml/v2:ConfigGroup", "telemetry-kiali")).to.deep.equal([cp.release]);
+        expect(kiali.sha256).to.equal(PINNED_ADDON_SHA256["1.30.3"].kiali);
+
+        const policy = mocks.find(POLICY, "telemetry-kiali").inputs;
+        expect(policy.metadata).to.deep.equal({ name: "kiali", namespace: "istio-system" });
+        expect(policy.spec).to.deep.equal(addonNetworkPolicy("kiali"));
+        const secret = mocks.find(SECRET, "telemetry-kiali-kiali-login-token-signing-key");
+        expect(secret.inputs.metadata).to.deep.equal({ name: "kiali-login-token-signing-key", namespace: "istio-system" });
+        expect(Buffer.from((secret.inputs.data as Record<string, string>)["value.txt"], "base64").toString()).to.match(/^[A-Za-z0-9_-]{32}$/);
+        expect(isSecretValue(secret.rawInputs.data), "the key is a Pulumi secret").to.equal(true);
+        expect(recorder.find(SECRET, "telemetry-kiali-kiali-login-token-signing-key").opts.ignoreChanges, "generated once, then kept").to.deep.equal(["data"]);
+        expect(recorder.explicitDependencies(GROUP, "telemetry-kiali")).to.deep.equal([cp.release, kiali.networkPolicy, kiali.secret]);
+        expect(recorder.explicitDependencies(POLICY, "telemetry-kiali")).to.deep.equal([cp.release]);
+
         expect(kiali.location).to.equal(path.join(ADDONS, "kiali.yaml"));
         expect(await unwrap(kiali.images)).to.deep.equal([`${HUB}/kiali/kiali:v2.26`]);
-        expect(await unwrap(kiali.ui)).to.deep.include({ portForward: "kubectl -n istio-system port-forward svc/kiali 20001:20001" });
+        expect(await unwrap(kiali.ui)).to.deep.include({ portForward: "kubectl -n istio-system port-forward svc/kiali 20001:20001", login: "token: kubectl -n istio-system create token kiali" });
     });
 
-    it("reads Istio's published samples of the configured release when no source is given", async () => {
+    it("generates Grafana's admin password, and no Secret for Prometheus or Jaeger", async () => {
+        const recorder = new Recorder();
         const { provider, controlPlane: cp } = await controlPlane();
-        const addon = new TelemetryAddon("telemetry-grafana", { provider, controlPlane: cp, addon: "grafana", istioVersion: "1.29.6" });
-        expect(addon.location).to.equal("https://raw.githubusercontent.com/istio/istio/1.29.6/samples/addons/grafana.yaml");
+        for (const addon of ["prometheus", "grafana", "jaeger"] as const) {
+            new TelemetryAddon(`telemetry-${addon}`, { provider, controlPlane: cp, addon, source: ADDONS, istioVersion: "1.30.3" }, recorder.opts());
+        }
+        await recorder.settle();
+        expect(mocks.ofType(SECRET).map((r) => `${r.name}: ${Object.keys(r.inputs.data as object).join()}`)).to.deep.equal(["telemetry-grafana-grafana-admin: admin-password"]);
+        expect(mocks.ofType(POLICY).map((r) => (r.inputs.metadata as { name: string }).name)).to.have.members(["prometheus", "grafana", "jaeger"]);
+        expect(imagesOf(mocks.find(GROUP, "telemetry-prometheus").inputs.objs as ManifestObject[]), "without the config reloader").to.deep.equal(["docker.io/prom/prometheus:v3.10.0"]);
+    });
+
+    it("reads Istio's published samples of a pinned release when no source is given, and takes the user's pin for any other", async () => {
+        const { provider, controlPlane: cp } = await controlPlane();
+        const published = new TelemetryAddon("telemetry-grafana", { provider, controlPlane: cp, addon: "grafana", istioVersion: "1.31.0-rc.0" });
+        expect(published.location).to.equal("https://raw.githubusercontent.com/istio/istio/1.31.0-rc.0/samples/addons/grafana.yaml");
+        expect(published.sha256).to.equal(PINNED_ADDON_SHA256["1.31.0-rc.0"].grafana);
+        expect(() => new TelemetryAddon("telemetry-jaeger", { provider, controlPlane: cp, addon: "jaeger", source: ADDONS, istioVersion: "1.29.6" }))
+            .to.throw("telemetryAddonsSha256 has no sha256 for jaeger.yaml of Istio 1.29.6");
+        const pinned = new TelemetryAddon("telemetry-jaeger", { provider, controlPlane: cp, addon: "jaeger", source: ADDONS, istioVersion: "1.29.6", sha256: PINNED_ADDON_SHA256["1.30.3"].jaeger });
+        expect(await unwrap(pinned.objects)).to.deep.equal(await read("jaeger"));
     });
 });
 
