@@ -1,6 +1,6 @@
 /**
  * The telemetry add-ons and the mesh's Telemetry under Pulumi mocks, against Istio 1.30.3's own add-on manifests
- * (the tool cache's `istio-addons/`, as tools.sh copies them from the release's samples/addons): which files, the
+ * (the tool cache's `istio-addons-1.30.3/`, as tools.sh copies them from the release's samples/addons): which files, the
  * images moved to a mirror registry, the UIs' port-forwards, the checks on a manifest, the Telemetry API spec and
  * the mesh's extension provider, valid against Istio's CRDs.
  */
@@ -19,12 +19,12 @@ import {
 } from "../../components/telemetry/manifests";
 import { MeshTelemetry, tracingExtensionProvider } from "../../components/telemetry/meshTelemetry";
 import { TelemetryAddon } from "../../components/telemetry/telemetryAddon";
-import { toolsBin } from "../e2e/workspace";
+import { toolVersions, toolsBin } from "../e2e/workspace";
 import { Recorder, mocks, unwrap, useMocks } from "../harness";
 import { validateManifests } from "../validate";
 
-const ADDONS = path.join(toolsBin(), "istio-addons");
-const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
+const ADDONS = path.join(toolsBin(), `istio-addons-${toolVersions().ISTIO_PREVIOUS_VERSION}`);
+const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const HUB = "harbor.example.com/mirror";
 
 /** The images Istio 1.30.3's samples/addons run. */
