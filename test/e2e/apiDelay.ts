@@ -1,9 +1,10 @@
 /**
  * A slow path from istiod to the API server, for showing what happens while istiod has not yet written its CA
  * into its webhooks: a plain-HTTP proxy on loopback that istiod's kubeconfig points at, which forwards every
- * request to the API server as it is, except writes to ValidatingWebhookConfigurations (istiod's CA patch and its
- * switch to fail-closed), which it holds until `delayMs` after the first of them arrived. It records when each
- * held write arrived and when it went through.
+ * request to the API server with an administrator's token (client-go sends no credentials over plain HTTP),
+ * except that it holds writes to ValidatingWebhookConfigurations (istiod's CA patch and its switch to
+ * fail-closed) until `delayMs` after the first of them arrived. It records when each held write arrived and when
+ * it went through.
  */
 import * as http from "http";
 import * as https from "https";
@@ -28,14 +29,14 @@ export class WebhookWriteDelay {
     private readonly server: http.Server;
     private readonly upstream: URL;
 
-    private constructor(apiServer: string, private readonly delayMs: number, private readonly log: (line: string) => void) {
+    private constructor(apiServer: string, private readonly token: string, private readonly delayMs: number, private readonly log: (line: string) => void) {
         this.upstream = new URL(apiServer);
         this.server = http.createServer((req, res) => this.handle(req, res));
     }
 
-    /** Listens on a free loopback port, forwarding to `apiServer` (https, its certificate not checked). */
-    static async listen(apiServer: string, delayMs: number, log: (line: string) => void): Promise<WebhookWriteDelay> {
-        const proxy = new WebhookWriteDelay(apiServer, delayMs, log);
+    /** Listens on a free loopback port, forwarding to `apiServer` (https, its certificate not checked) as `token`. */
+    static async listen(apiServer: string, token: string, delayMs: number, log: (line: string) => void): Promise<WebhookWriteDelay> {
+        const proxy = new WebhookWriteDelay(apiServer, token, delayMs, log);
         await new Promise<void>((resolve) => proxy.server.listen(0, "127.0.0.1", resolve));
         proxy.url = `http://127.0.0.1:${(proxy.server.address() as { port: number }).port}`;
         return proxy;
@@ -43,7 +44,8 @@ export class WebhookWriteDelay {
 
     private forward(req: http.IncomingMessage, res: http.ServerResponse): void {
         const out = https.request({
-            host: this.upstream.hostname, port: this.upstream.port, method: req.method, path: req.url, headers: req.headers, rejectUnauthorized: false,
+            host: this.upstream.hostname, port: this.upstream.port, method: req.method, path: req.url, rejectUnauthorized: false,
+            headers: { ...req.headers, host: this.upstream.host, authorization: `Bearer ${this.token}` },
         }, (answer) => {
             res.writeHead(answer.statusCode ?? 502, answer.headers);
             answer.pipe(res);

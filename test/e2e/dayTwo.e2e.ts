@@ -97,6 +97,11 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
 
         it(`installs ${CURRENT} from its own charts, warned about its security bulletin, and reports what runs`, async () => {
             stack = await labStack("upgrade", {});
+            const previewed = recorder();
+            await stack.preview({ onEvent: previewed.onEvent });
+            const warnedAtPreview = previewed.diagnostics.filter((d) => d.severity === "warning").map((d) => d.message).join("\n");
+            expect(warnedAtPreview).to.include(`pks-istio-mesh:istioVersion: Istio ${CURRENT} is affected by ISTIO-SECURITY-2026-006`)
+                .and.include("fixed in 1.30.4: upgrade to 1.30.4 or later");
             const { outputs, warnings } = await up(stack, CURRENT);
             await bookinfoOn("default");
             expect(await runningReleases()).to.deep.equal(allAt(CURRENT));
@@ -104,8 +109,7 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
             const mesh = outputs.mesh.value as MeshOutput;
             expect(mesh.controlPlanes).to.deep.equal([{ revision: "default", version: CURRENT }]);
             expect(mesh.dataPlane).to.deep.equal({ bookinfo: { [`default ${CURRENT}`]: 6 }, "istio-ingress": { [`default ${CURRENT}`]: 1 } });
-            expect(warnings.join("\n")).to.include(`pks-istio-mesh:istioVersion: Istio ${CURRENT} is affected by ISTIO-SECURITY-2026-006`)
-                .and.include("fixed in 1.30.4: upgrade to 1.30.4 or later");
+            expect(warnings.join("\n"), "and again at the update").to.include(`Istio ${CURRENT} is affected by ISTIO-SECURITY-2026-006`);
         });
 
         it("without Istio CNI, Pod Security baseline refuses injected pods: istio-init needs NET_ADMIN and NET_RAW", async () => {
@@ -223,6 +227,25 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
             expect(await eventually(async () => (await teamPods()).some((p) => p.revision === STABLE), 30_000), "the team's pod is injected through the tag").to.equal(true);
             const [gateway] = await injectedPods(cluster, "istio-ingress");
             expect(gateway).to.include({ revision: STABLE, discoveryAddress: discoveryAddressOf(STABLE) });
+
+            // The tag is what the revision's chart renders for its own injection, with the tag in place of the
+            // revision in the selectors (as revision-tags-mwc.yaml and revision-tags-svc.yaml copy them).
+            type Webhook = Record<string, unknown> & { name: string; clientConfig: { caBundle?: string } };
+            const webhooksOf = async (name: string) => (await cluster.json<{ webhooks: Webhook[] }>(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`)).webhooks
+                .map(({ clientConfig: { caBundle, ...clientConfig }, ...w }) => ({ ...w, clientConfig, ca: (caBundle ?? "") !== "" }));
+            const revisionWebhooks = await webhooksOf(`istio-sidecar-injector-${STABLE}`);
+            const tagWebhooks = await webhooksOf("istio-revision-tag-prod-stable");
+            expect(tagWebhooks.map((w) => w.name)).to.deep.equal(["rev.namespace.sidecar-injector.istio.io", "rev.object.sidecar-injector.istio.io"]);
+            for (const w of tagWebhooks) {
+                const chart = revisionWebhooks.find((r) => r.name === w.name)!;
+                expect(JSON.parse(JSON.stringify(w).replaceAll('"prod-stable"', `"${STABLE}"`)), w.name).to.deep.equal(chart);
+            }
+            type Service = { metadata: { labels: Record<string, string> }; spec: { ports: unknown[]; selector: Record<string, string> } };
+            const chartService = await cluster.json<Service>(`/api/v1/namespaces/istio-system/services/istiod-${STABLE}`);
+            const tagService = await cluster.json<Service>("/api/v1/namespaces/istio-system/services/istiod-revision-tag-prod-stable");
+            expect(tagService.spec.ports).to.deep.equal(chartService.spec.ports);
+            expect(tagService.spec.selector).to.deep.equal(chartService.spec.selector);
+            expect(tagService.metadata.labels).to.include({ "istio.io/tag": "prod-stable", "istio.io/rev": STABLE });
         });
 
         it("adds the canary revision beside it, and nothing moves", async () => {

@@ -234,7 +234,7 @@ export class LocalCluster {
         await this.waitFor("the default service account", async () => (await this.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200);
 
         if (this.options.istiodWebhookWriteDelayMs !== undefined) {
-            this.webhookWriteDelay = await WebhookWriteDelay.listen(this.server, this.options.istiodWebhookWriteDelayMs, this.log);
+            this.webhookWriteDelay = await WebhookWriteDelay.listen(this.server, this.tokens.first, this.options.istiodWebhookWriteDelayMs, this.log);
             fs.writeFileSync(istiodKubeconfig, this.kubeconfig(this.tokens.first, this.webhookWriteDelay.url), { mode: 0o600 });
         }
         this.istiod.start();

@@ -214,6 +214,8 @@ describe("end to end: zero-trust Bookinfo and the telemetry add-ons, against a l
             }
             expect(mutualTls(dump, 9080).length, `${app}: mutual TLS on 9080`).to.be.greaterThan(0);
             expect(plainText(dump).map((c) => c.name), `${app}: no plain-text chain`).to.deep.equal([]);
+            // Every other chain needs TLS, but the one that drops traffic sent to the capture port itself.
+            expect(inboundChains(dump).filter((c) => c.transport !== "tls").map((c) => `${c.name}:${c.port}`), app).to.deep.equal(["virtualInbound-blackhole:15006"]);
         }
     });
 

@@ -123,6 +123,17 @@ describe("end to end: the default validator while istiod has not yet secured its
         }
     });
 
+    it("calls istiod as the chart's own validator does: same service, path, rules, side effects and review versions", async () => {
+        type Webhook = { clientConfig: { service: unknown }; rules: unknown; sideEffects: string; admissionReviewVersions: string[]; objectSelector: unknown };
+        const pick = (w: Webhook) => ({ service: w.clientConfig.service, rules: w.rules, sideEffects: w.sideEffects, admissionReviewVersions: w.admissionReviewVersions });
+        const chart = (await cluster.json<{ webhooks: Webhook[] }>(`/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/istio-validator-istio-system`)).webhooks[0];
+        const ours = (await cluster.json<{ webhooks: Webhook[] }>(VALIDATOR)).webhooks[0];
+        expect(pick(ours)).to.deep.equal(pick(chart));
+        // The revision's own validator takes the objects labelled for it; the default one those without a label.
+        expect(chart.objectSelector).to.deep.equal({ matchExpressions: [{ key: "istio.io/rev", operator: "In", values: ["default"] }] });
+        expect(ours.objectSelector).to.deep.equal({ matchExpressions: [{ key: "istio.io/rev", operator: "DoesNotExist" }] });
+    });
+
     it("validates what carries no revision label, and leaves objects labelled for another revision to that revision", async () => {
         const refused = await cluster.request("POST", "/apis/networking.istio.io/v1/namespaces/bookinfo/virtualservices", invalidVirtualService("unlabelled"));
         expect(refused.status).to.equal(400);
