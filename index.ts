@@ -7,13 +7,17 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     BOOKINFO_APPS, BookinfoApp, BookinfoDestinationRules, BookinfoIngress, IstioBase, IstioCni, IstioControlPlane,
     IstioDefaultValidator, IstioIngressGateway, IstioRevisionTag, MeshMtls, MeshNamespace, PksCluster, PksNetworkProfile, ProductPageCheck,
-    SidecarInjection, dataPlaneVersions, guardRevisionRemoval,
+    SidecarInjection, guardRevisionRemoval, meshVersions,
 } from "./components";
 import { loadConfig } from "./components/config";
 import { BookinfoAuthorization, MeshDefaultDeny, MeshTelemetry, TelemetryAddon, meshConfigOf, telemetryAddonsOf } from "./components";
 
-// Fails with every configuration problem listed before anything is registered.
+// Fails with every configuration problem listed before anything is registered; warns (at every preview and
+// update) about releases with a published security bulletin and about retired artifact hosts.
 const config = loadConfig();
+for (const warning of config.warnings) {
+    void pulumi.log.warn(warning);
+}
 
 // 1-2. The cluster: a PKS network profile and cluster, or an existing cluster's kubeconfig.
 let cluster: PksCluster | undefined;
@@ -73,9 +77,10 @@ const provider = new k8s.Provider("mesh-cluster", { kubeconfig: checkedKubeconfi
 
 // 3. Istio: CRDs (the newest release's), the CNI agent, one control plane per revision, revision tags, mesh-wide
 // mutual TLS, ingress gateway.
-const base = new IstioBase("istio", { provider, charts: { repository: istio.chartRepository, version: istio.version } });
+const newestCharts = { repository: istio.chartRepository, version: istio.version, compatibilityVersion: istio.compatibilityVersion };
+const base = new IstioBase("istio", { provider, charts: newestCharts });
 const cni = istio.cni ? new IstioCni("istio", {
-    provider, base, charts: { repository: istio.chartRepository, version: istio.version }, imageHub: istio.imageHub,
+    provider, base, charts: newestCharts, imageHub: istio.imageHub,
     cniBinDir: istio.cniBinDir, cniConfDir: istio.cniConfDir,
 }) : undefined;
 const controlPlanes = new Map<string | undefined, IstioControlPlane>();
@@ -84,7 +89,7 @@ for (const revision of istio.revisions) {
     const aliases = revision === istio.revisions[0] && revision.name ? [{ name: "istio" }] : [];
     controlPlanes.set(revision.name, new IstioControlPlane(revision.name ? `istio-${revision.name}` : "istio", {
         provider,
-        charts: { repository: revision.chartRepository, version: revision.version },
+        charts: { repository: revision.chartRepository, version: revision.version, compatibilityVersion: istio.compatibilityVersion },
         base,
         revision: revision.name,
         imageHub: istio.imageHub,
@@ -106,13 +111,13 @@ const selected = (selector: string | undefined): { controlPlane: IstioControlPla
 // The default validation webhook, which admits every Istio object the program writes: pointed at its revision's
 // istiod once that is ready (moving it to a new revision never leaves it calling an istiod not there yet).
 const validatorPlane = controlPlanes.get(istio.defaultRevision)!;
-const defaultValidator = new IstioDefaultValidator("istio", { provider, controlPlane: validatorPlane });
+const defaultValidator = new IstioDefaultValidator("istio", { provider, controlPlane: validatorPlane, tag: istio.tags.default ? "default" : undefined });
 const validation = defaultValidator.validation;
 const meshMtls = new MeshMtls("mesh", { provider, validation, mode: istio.mtlsMode });
 const gatewayPlane = selected(istio.gatewayRevision);
 const ingressGateway = new IstioIngressGateway("istio", {
     provider,
-    charts: { repository: gatewayPlane.controlPlane.charts.repository, version: gatewayPlane.controlPlane.version },
+    charts: gatewayPlane.controlPlane.charts,
     injection: gatewayPlane.injection,
     namespace: gatewayNamespace,
     serviceType: istio.gatewayServiceType,
@@ -154,11 +159,12 @@ const bookinfoAuthorization = config.authorization.bookinfo ? new BookinfoAuthor
 const meshDefaultDeny = config.authorization.meshDefaultDeny && bookinfoAuthorization
     ? new MeshDefaultDeny("mesh", { provider, validation, after: [bookinfoAuthorization] }) : undefined;
 
-// What the proxies run once the workloads have rolled (read on every run, after them).
-const dataPlane = dataPlaneVersions({
+// What istiod and the proxies run once the control planes are up and the workloads have rolled (read from the
+// cluster on every run, after them).
+const running = meshVersions({
     kubeconfig: checkedKubeconfig,
     namespaces: [bookinfo.namespaceName, ingressGateway.namespace.metadata.name],
-}, { dependsOn: [bookinfo, ingressGateway] });
+}, { dependsOn: [...controlPlanes.values(), bookinfo, ingressGateway] });
 
 // ... then check that the product page answers through the gateway.
 const check = config.verify.enabled ? new ProductPageCheck("productpage", {
@@ -200,9 +206,9 @@ export const gatewayAddress = ingressGateway.address;
 export const productPageUrl = ingress.productPageUrl;
 export const verification = check ? check.result : "skipped (verifyProductPage is false)";
 export const mesh = {
-    controlPlanes: [...controlPlanes.values()].map((cp) => ({ revision: cp.revision ?? "default", version: cp.version })),
-    tags: istio.tags,
-    dataPlane,
+    controlPlanes: running.controlPlanes,
+    tags: running.tags,
+    dataPlane: running.dataPlane,
     meshNamespaces: meshNamespaces.map((ns) => ns.namespaceName),
 };
 /** What Bookinfo's AuthorizationPolicies allow (policy → callers, methods, paths, port). */

@@ -61,14 +61,64 @@ describe("configuration", () => {
             ownerTag: true, upgrade: false, upgradeTimeoutMinutes: 120,
         });
         expect(config.istio).to.deep.equal({
-            version: "1.30.3", chartRepository: "https://istio-release.storage.googleapis.com/charts", imageHub: undefined,
-            revisions: [{ name: undefined, version: "1.30.3", chartRepository: "https://istio-release.storage.googleapis.com/charts" }],
+            version: "1.31.1", chartRepository: "https://blob.istio.io/istio-release/charts", imageHub: undefined, compatibilityVersion: undefined,
+            revisions: [{ name: undefined, version: "1.31.1", chartRepository: "https://blob.istio.io/istio-release/charts" }],
             tags: {}, defaultRevision: undefined, gatewayRevision: undefined, cni: false, cniBinDir: undefined, cniConfDir: undefined,
             istiodReplicas: 1, istiodAutoscaleMax: 5, istiodResources: undefined, gatewayServiceType: "LoadBalancer", mtlsMode: "STRICT",
         });
         expect(config.bookinfo).to.deep.equal({ namespace: "bookinfo", createNamespace: true, injectionMode: "namespace", destinationRuleMtls: true, revision: undefined, podSecurity: undefined });
         expect(config.meshNamespaces).to.deep.equal({});
         expect(config.verify).to.deep.equal({ enabled: true, timeoutSeconds: 600 });
+        // Today's defaults draw no warning.
+        expect(config.warnings).to.deep.equal([]);
+    });
+
+    it("warns about a release with a published security bulletin, naming it and the first fixed patch", () => {
+        expect(load(pksConfig({ istioVersion: "1.30.3" })).warnings).to.deep.equal([
+            `${P}istioVersion: Istio 1.30.3 is affected by ISTIO-SECURITY-2026-006 (Envoy CVEs (CVSS up to 7.5) and Istio security fixes), fixed in 1.30.4: upgrade to 1.30.4 or later (https://istio.io/latest/news/releases/1.30.x/announcing-1.30.4/)`,
+        ]);
+        // Each control plane is checked; a revision on a fixed release draws nothing.
+        const warnings = load(pksConfig({ istioRevisions: '[{"name":"a","version":"1.30.2"},{"name":"b","version":"1.31.1"}]', bookinfoRevision: "b" })).warnings;
+        expect(warnings.map((w) => w.split(" (")[0])).to.deep.equal([
+            `${P}istioRevisions: Istio 1.30.2 is affected by ISTIO-SECURITY-2026-006`,
+            `${P}istioRevisions: Istio 1.30.2 is affected by ISTIO-SECURITY-2026-005`,
+        ]);
+        expect(warnings[0]).to.include("(at 0.version)");
+    });
+
+    it("warns about retired chart and image hosts, naming the replacement, and still accepts them", () => {
+        const config = load(pksConfig({ istioChartRepository: "https://istio-release.storage.googleapis.com/charts", imageHub: "gcr.io/istio-release" }));
+        expect(config.istio.chartRepository).to.equal("https://istio-release.storage.googleapis.com/charts");
+        expect(config.warnings).to.deep.equal([
+            `${P}istioChartRepository: "https://istio-release.storage.googleapis.com/charts" is on a retired host: Istio removes its charts from this bucket in December 2026 and publishes no release after 1.30 there; use https://blob.istio.io/istio-release/charts`,
+            `${P}imageHub: "gcr.io/istio-release" is on a retired host: Istio publishes no image after 1.30 to gcr.io/istio-release; use docker.io/istio`,
+        ]);
+        expect(load(pksConfig({ istioChartRepository: "oci://registry.istio.io/release/charts" })).warnings).to.deep.equal([
+            `${P}istioChartRepository: "oci://registry.istio.io/release/charts" is on a retired host: Istio publishes no release after 1.30 to registry.istio.io; use oci://ghcr.io/istio/release/charts`,
+        ]);
+        // Today's OCI repository and a registry of one's own are fine.
+        expect(load(pksConfig({ istioChartRepository: "oci://ghcr.io/istio/release/charts", imageHub: "harbor.example.com/istio-release" })).warnings).to.deep.equal([]);
+    });
+
+    it("keeps an earlier minor's behaviour with istioCompatibilityVersion", () => {
+        expect(load(pksConfig({ istioCompatibilityVersion: "1.30" })).istio.compatibilityVersion).to.equal("1.30");
+        // During a canary, it is enough that one control plane is newer.
+        expect(load(pksConfig({ istioCompatibilityVersion: "1.30", istioRevisions: '[{"name":"a","version":"1.30.4"},{"name":"b","version":"1.31.1"}]', bookinfoRevision: "a" }))
+            .istio.compatibilityVersion).to.equal("1.30");
+    });
+
+    it("checks a local chart directory against the release and the compatibility profile asked for", () => {
+        const charts = fs.mkdtempSync(path.join(os.tmpdir(), "charts-"));
+        for (const chart of ["base", "istiod", "gateway"]) {
+            fs.mkdirSync(path.join(charts, chart, "files"), { recursive: true });
+            fs.writeFileSync(path.join(charts, chart, "Chart.yaml"), `name: ${chart}\nversion: 1.31.0-rc.0\n`);
+        }
+        fs.writeFileSync(path.join(charts, "istiod", "files", "profile-compatibility-version-1.30.yaml"), "pilot: {}\n");
+        expect(load(pksConfig({ istioChartRepository: charts, istioVersion: "1.31.0-rc.0", istioCompatibilityVersion: "1.30" })).istio.version).to.equal("1.31.0-rc.0");
+        expect(problems(pksConfig({ istioChartRepository: charts }))).to.include(
+            `${P}istioChartRepository: ${JSON.stringify(charts)} holds the charts of Istio 1.31.0-rc.0, not 1.31.1: set istioVersion to 1.31.0-rc.0, or point at 1.31.1's charts`);
+        expect(problems(pksConfig({ istioChartRepository: charts, istioVersion: "1.31.0-rc.0", istioCompatibilityVersion: "1.29" }))).to.include(
+            `${P}istioCompatibilityVersion: "1.29" is not allowed: the charts of Istio 1.31.0-rc.0 in ${JSON.stringify(charts)} have no compatibility profile for it`);
     });
 
     it("declares every scalar key with a default in Pulumi.yaml, with the schema's type and default", () => {
@@ -144,7 +194,9 @@ const BAD: Array<{ what: string; config: Record<string, string>; expect: string[
     { what: "an unknown CLI", config: pksConfig({ pksCli: "kubectl" }), expect: [`${P}pksCli: "kubectl" is not allowed: expected pks, tkgi, or a path to one of them`] },
     { what: "an unknown injection mode", config: pksConfig({ injectionMode: "manual" }), expect: [`${P}injectionMode: "manual" is not allowed: expected one of namespace, pod`] },
     { what: "an unknown mTLS mode", config: pksConfig({ mtlsMode: "strict" }), expect: [`${P}mtlsMode: "strict" is not allowed: expected one of STRICT, PERMISSIVE`] },
-    { what: "a malformed Istio version", config: pksConfig({ istioVersion: "1.30" }), expect: [`${P}istioVersion: "1.30" is not allowed: expected an Istio release 1.24.0 or later, e.g. 1.30.3`] },
+    { what: "a malformed Istio version", config: pksConfig({ istioVersion: "1.30" }), expect: [`${P}istioVersion: "1.30" is not allowed: expected an Istio release 1.24.0 or later, e.g. 1.31.1`] },
+    { what: "a compatibility version that is not a minor", config: pksConfig({ istioCompatibilityVersion: "1.30.3" }), expect: [`${P}istioCompatibilityVersion: "1.30.3" is not allowed: expected an earlier Istio minor release whose behaviour to keep, e.g. 1.30`] },
+    { what: "a compatibility version that is not older", config: pksConfig({ istioVersion: "1.30.4", istioCompatibilityVersion: "1.30" }), expect: [`${P}istioCompatibilityVersion: "1.30" has no effect: it keeps an earlier minor's behaviour, so it must be older than the control plane's release (1.30)`] },
     { what: "an Istio older than the Helm layout", config: pksConfig({ istioVersion: "1.0.5" }), expect: [`${P}istioVersion: "1.0.5" is not allowed`] },
     { what: "a hub with a scheme", config: pksConfig({ imageHub: "https://harbor.example.com/istio" }), expect: [`${P}imageHub: "https://harbor.example.com/istio" is not allowed: expected an image registry and path without scheme or tag`] },
     { what: "a hub with a tag", config: pksConfig({ imageHub: "harbor.example.com/istio:1.30" }), expect: [`${P}imageHub: "harbor.example.com/istio:1.30" is not allowed`] },

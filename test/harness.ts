@@ -70,7 +70,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
     /** What a read LoadBalancer Service reports in `status.loadBalancer.ingress[0]` (NSX-T gives an IP). */
     public loadBalancerIngress: { ip?: string; hostname?: string } = { ip: LB_ADDRESS };
     /** What the mesh inventory script finds on the cluster (control planes, injected pods). */
-    public inventory: MeshInventory = { revisions: [], pods: [] };
+    public inventory: MeshInventory = { revisions: [], tags: {}, pods: [] };
     /** What `pksctl cluster-status` finds (clusterUpgrade): the cluster, and an upgrade it may lag. */
     public clusterStatus: { exists: boolean; tkgiVersion?: string; upgradeTo?: string } = { exists: true };
 
@@ -119,7 +119,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
         this.invokes.length = 0;
         this.sequence.length = 0;
         this.loadBalancerIngress = { ip: LB_ADDRESS };
-        this.inventory = { revisions: [], pods: [] };
+        this.inventory = { revisions: [], tags: {}, pods: [] };
         this.clusterStatus = { exists: true };
     }
 
@@ -275,25 +275,30 @@ export interface ProgramRun {
 
 /**
  * Runs index.ts as the Pulumi language host would (inside a root stack resource) with the given configuration
- * under the mocks, recording every resource it declares.
+ * under the mocks, recording every resource it declares; `inventory`: what the cluster runs, as the mesh
+ * inventory script would find it.
  */
-export async function runProgram(config: Record<string, string>, secretKeys: string[] = [], stack = "test", preview = false): Promise<ProgramRun> {
+export async function runProgram(config: Record<string, string>, secretKeys: string[] = [], stack = "test", preview = false, inventory?: MeshInventory): Promise<ProgramRun> {
     await useMocks(config, secretKeys, stack, preview);
+    if (inventory) {
+        mocks.inventory = inventory;
+    }
     const recorder = new Recorder();
     const index = require.resolve("../index");
     delete require.cache[index];
-    let exports: Record<string, unknown> | undefined;
+    // (Not named `exports`: the compiled module reaches its own exports, `mocks` among them, by that name.)
+    let outputs: Record<string, unknown> | undefined;
     let error: Error | undefined;
     await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation(recorder.transformation);
         try {
             // eslint-disable-next-line @typescript-eslint/no-require-imports
-            exports = require(index) as Record<string, unknown>;
+            outputs = require(index) as Record<string, unknown>;
         } catch (e) {
             error = e as Error;
         }
-        return exports ?? {};
+        return outputs ?? {};
     });
     await recorder.settle();
-    return { exports, error, recorder };
+    return { exports: outputs, error, recorder };
 }

@@ -9,6 +9,7 @@ import { expect } from "chai";
 import { PROJECT, loadConfig } from "../components/config";
 import { AuthorizationPolicySpec } from "../components/istio/resources";
 import { ManifestObject, imagesOf } from "../components/telemetry/manifests";
+import { toolVersions } from "./e2e/workspace";
 import { ProgramRun, dependenciesOf, mocks, runProgram, unwrap } from "./harness";
 import { stackConfig, stackNames } from "./stacks";
 import { istioAddons } from "./telemetry/upstream";
@@ -19,7 +20,7 @@ const POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy";
 const TELEMETRY = "kubernetes:telemetry.istio.io/v1:Telemetry";
 const GROUP = "kubernetes:yaml/v2:ConfigGroup";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
-const ADDONS = istioAddons("1.30.3");
+const ADDONS = istioAddons(toolVersions().ISTIO_PREVIOUS_VERSION);
 const SECRETS: Record<string, Record<string, string>> = { dev: { pksPassword: "dev-password" }, local: { pksPassword: "admin-password" }, prod: { pksPassword: "prod-user-password" } };
 
 async function run(stack: string, extra: Record<string, string> = {}): Promise<ProgramRun> {

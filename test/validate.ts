@@ -1,11 +1,12 @@
 /**
  * Offline validation of the manifests the program produces:
  * - Kubernetes kinds against the OpenAPI schemas shipped by `kubernetes-models`;
- * - Istio kinds against Istio 1.30.3's own CustomResourceDefinitions (the base chart's `crd-all.gen.yaml`), the
+ * - Istio kinds against the CustomResourceDefinitions of both Istio releases the project is tested with (the base
+ *   chart's `crd-all.gen.yaml` of 1.31, what users install by default, and of 1.30, which stays supported), the
  *   way kube-apiserver checks a custom resource on create — unknown fields, the structural schema, list types
  *   and the CEL rules — by `crd-validate` (test/e2e/tools/crd-validate: apiextensions-apiserver of the local
- *   control plane's release). Both come from the tool cache (`test/e2e/tools.sh istio_charts crd_validate`,
- *   which `npm test` runs first).
+ *   control plane's release). Both come from the tool cache (`test/e2e/tools.sh istio_charts
+ *   istio_charts_previous crd_validate`, which `npm test` runs first).
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -16,7 +17,7 @@ import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { toolsBin } from "./e2e/workspace";
+import { toolVersions, toolsBin } from "./e2e/workspace";
 import { Registered } from "./harness";
 
 interface Validatable {
@@ -53,27 +54,37 @@ function manifestOf(r: Registered): Record<string, unknown> {
     return { apiVersion, kind, metadata, ...(spec === undefined ? {} : { spec }), ...(webhooks === undefined ? {} : { webhooks }) };
 }
 
-/** Where the validator and Istio's CRDs are; fails with what to run when the tool cache lacks them. */
-function istioValidator(): { binary: string; crds: string } {
+/** The Istio releases whose CRDs every Istio object must pass: the default one and the previous minor. */
+export const VALIDATED_ISTIO_RELEASES = [toolVersions().ISTIO_VERSION, toolVersions().ISTIO_PREVIOUS_VERSION];
+
+/** Where the validator and a release's Istio CRDs are; fails with what to run when the tool cache lacks them. */
+function istioValidator(release: string): { binary: string; crds: string } {
     const bin = toolsBin();
     const binary = path.join(bin, "crd-validate");
-    const crds = path.join(bin, "istio-charts", "base", "files", "crd-all.gen.yaml");
+    const crds = path.join(bin, `istio-charts-${release}`, "base", "files", "crd-all.gen.yaml");
     for (const file of [binary, crds]) {
         if (!fs.existsSync(file)) {
-            throw new Error(`${file} is missing: run \`test/e2e/tools.sh istio_charts crd_validate\` (npm test runs it first)`);
+            throw new Error(`${file} is missing: run \`test/e2e/tools.sh istio_charts istio_charts_previous crd_validate\` (npm test runs it first)`);
         }
     }
     return { binary, crds };
 }
 
-/** One line per problem of the Istio objects, as kube-apiserver would report them on create. */
-export function istioProblems(objects: Array<Record<string, unknown>>): Array<{ name: string; kind: string; errors: string[] }> {
-    const { binary, crds } = istioValidator();
-    const run = spawnSync(binary, [crds], { input: JSON.stringify(objects), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    if (run.status !== 0) {
-        throw new Error(`crd-validate failed (${run.status ?? run.signal}): ${run.stderr}`);
-    }
-    return JSON.parse(run.stdout) as Array<{ name: string; kind: string; errors: string[] }>;
+/**
+ * One line per problem of the Istio objects, as kube-apiserver with each release's CRDs would report them on
+ * create (each error names the release).
+ */
+export function istioProblems(objects: Array<Record<string, unknown>>, releases: readonly string[] = VALIDATED_ISTIO_RELEASES): Array<{ name: string; kind: string; errors: string[] }> {
+    const results = releases.map((release) => {
+        const { binary, crds } = istioValidator(release);
+        const run = spawnSync(binary, [crds], { input: JSON.stringify(objects), encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+        if (run.status !== 0) {
+            throw new Error(`crd-validate failed (${run.status ?? run.signal}): ${run.stderr}`);
+        }
+        return (JSON.parse(run.stdout) as Array<{ name: string; kind: string; errors: string[] }>)
+            .map((r) => ({ ...r, errors: r.errors.map((e) => `Istio ${release}: ${e}`) }));
+    });
+    return objects.map((_, i) => ({ ...results[0][i], errors: results.flatMap((r) => r[i].errors) }));
 }
 
 /** Validates the registered manifests; throws with every schema complaint. */

@@ -2,11 +2,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { InjectionMode, SidecarInjection } from "../istio/injection";
 import { MeshNamespace } from "../istio/meshNamespace";
+import { ISTIO_IMAGE_HUB } from "../istio/releases";
 
-/** Istio's Bookinfo release used by the 1.30 sample. */
+/** Istio's Bookinfo release used by the 1.30 and 1.31 samples. */
 export const BOOKINFO_IMAGE_TAG = "1.20.3";
-/** Where Istio 1.30 publishes the Bookinfo images. */
-export const BOOKINFO_DEFAULT_HUB = "registry.istio.io/release";
 /** The port every Bookinfo service listens on. */
 export const BOOKINFO_PORT = 9080;
 
@@ -49,7 +48,7 @@ export interface BookinfoAppArgs {
      * `baseline`, which admits injected pods only when the Istio CNI agent replaces `istio-init`. Unset: none.
      */
     podSecurity?: "privileged" | "baseline" | "restricted";
-    /** Registry for the Bookinfo images. Defaults to `registry.istio.io/release`. */
+    /** Registry for the Bookinfo images. Defaults to Istio's, `docker.io/istio`. */
     imageHub?: string;
     /**
      * The cluster's kubeconfig (a secret). Needed only with an existing namespace whose labels could block the
@@ -133,7 +132,7 @@ export class BookinfoApp extends pulumi.ComponentResource {
             }, childOpts);
         }
 
-        const hub = args.imageHub ?? BOOKINFO_DEFAULT_HUB;
+        const hub = args.imageHub ?? ISTIO_IMAGE_HUB;
         for (const w of WORKLOADS) {
             const deploymentName = `${w.app}-${w.version}`;
             const labels = { app: w.app, version: w.version };

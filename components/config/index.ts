@@ -6,9 +6,11 @@
  */
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
+import { compareIstioVersions } from "../istio/releases";
 import { NetworkProfileParameters } from "../pks/networkProfile";
 import { TelemetryAddonName } from "../telemetry/manifests";
-import { Problem, compareVersions, crossChecks, kubeconfigServer, suggest } from "./rules";
+import { ControlPlaneRevision, configWarnings, revisionsOf } from "./istio";
+import { Problem, crossChecks, kubeconfigServer, suggest } from "./rules";
 import { ConfigValues, PROJECT, SECRET_KEYS, configSchema } from "./schema";
 
 export { PROJECT, configSchema } from "./schema";
@@ -64,7 +66,10 @@ export interface MeshConfig {
         version: string;
         /** Where that release's charts come from. */
         chartRepository: string;
+        /** The registry of Istio's and Bookinfo's images; unset: Istio's (`docker.io/istio`). */
         imageHub?: string;
+        /** The earlier minor whose behaviour every newer chart keeps (`compatibilityVersion`), e.g. `1.30`. */
+        compatibilityVersion?: string;
         /** The control planes, oldest listed first; a single unnamed one is the default revision. */
         revisions: ControlPlaneRevisionConfig[];
         /** Revision tags: tag → revision name. */
@@ -106,6 +111,11 @@ export interface MeshConfig {
         /** The mesh's trust domain, the first part of every principal. */
         trustDomain: string;
     };
+    /**
+     * What the configuration is warned about (each as `<key>: <message>`): releases with a published security
+     * bulletin, retired artifact hosts. The program logs them; they do not stop it.
+     */
+    warnings: string[];
     /** Opt-in telemetry add-ons and Istio's Telemetry API settings. */
     telemetry: {
         prometheus: boolean;
@@ -123,14 +133,7 @@ export interface MeshConfig {
 }
 
 /** One control plane (istiod release). */
-export interface ControlPlaneRevisionConfig {
-    /** The revision's name; unset for the default revision (release `istiod`). */
-    name?: string;
-    /** Its Istio release. */
-    version: string;
-    /** Where its charts come from. */
-    chartRepository: string;
-}
+export type ControlPlaneRevisionConfig = ControlPlaneRevision;
 
 /** Raised for bad configuration; Pulumi prints its message without a stack trace. */
 export class ConfigError extends pulumi.RunError {}
@@ -194,6 +197,7 @@ export function loadConfig(
         istio: {
             ...newest(revisions),
             imageHub: v.imageHub,
+            compatibilityVersion: v.istioCompatibilityVersion,
             revisions,
             tags: v.istioRevisionTags ?? {},
             defaultRevision: v.istioRevisionTags?.default ?? resolve(bookinfoRevision),
@@ -218,6 +222,7 @@ export function loadConfig(
         meshNamespaces: v.meshNamespaces ?? {},
         verify: { enabled: v.verifyProductPage, timeoutSeconds: v.verifyTimeoutSeconds },
         authorization: { bookinfo: v.bookinfoAuthorization, meshDefaultDeny: v.meshDefaultDeny, trustDomain: v.trustDomain },
+        warnings: configWarnings(v).map((w) => `${prefix}${w.key}: ${w.message}`),
         telemetry: {
             prometheus: v.telemetryPrometheus,
             grafana: v.telemetryGrafana,
@@ -231,17 +236,9 @@ export function loadConfig(
     };
 }
 
-/** The control planes the configuration asks for: `istioRevisions`, or the one of istioVersion/istioRevision. */
-function revisionsOf(v: ConfigValues): ControlPlaneRevisionConfig[] {
-    if (v.istioRevisions === undefined) {
-        return [{ name: v.istioRevision, version: v.istioVersion, chartRepository: v.istioChartRepository }];
-    }
-    return v.istioRevisions.map((r) => ({ name: r.name, version: r.version ?? v.istioVersion, chartRepository: r.chartRepository ?? v.istioChartRepository }));
-}
-
 /** The newest release among the revisions, with its chart source (for the CRDs and the CNI agent). */
 function newest(revisions: ControlPlaneRevisionConfig[]): { version: string; chartRepository: string } {
-    const top = [...revisions].sort((a, b) => compareVersions(b.version, a.version))[0];
+    const top = [...revisions].sort((a, b) => compareIstioVersions(b.version, a.version))[0];
     return { version: top.version, chartRepository: top.chartRepository };
 }
 

@@ -8,7 +8,9 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { TELEMETRY_ADDONS, isLocalSource, telemetryAddonsOf } from "../telemetry/manifests";
 import { PINNED_ADDON_SHA256, unpinnedMessage } from "../telemetry/verification";
-import { ConfigValues, ISTIOD_DEFAULT_REQUESTS, SEMVER, configSchema, show } from "./schema";
+import { compareIstioVersions } from "../istio/releases";
+import { chartSourceProblems, revisionsOf } from "./istio";
+import { ConfigValues, ISTIOD_DEFAULT_REQUESTS, configSchema, show } from "./schema";
 
 /** One problem: the key (without namespace) and what is wrong. */
 export interface Problem {
@@ -208,14 +210,7 @@ export function crossChecks(v: ConfigValues, env: NodeJS.ProcessEnv): Problem[] 
     if (["istio-system", "istio-ingress", "kube-system"].includes(v.bookinfoNamespace)) {
         problems.push({ key: "bookinfoNamespace", message: `${show(v.bookinfoNamespace)} is not allowed: Bookinfo needs a namespace of its own (not istio-system, istio-ingress or kube-system)` });
     }
-    const repositories = [{ key: "istioChartRepository", where: "", repo: v.istioChartRepository }];
-    (v.istioRevisions ?? []).forEach((r, i) => r.chartRepository && repositories.push({ key: "istioRevisions", where: ` (at ${i}.chartRepository)`, repo: r.chartRepository }));
-    for (const { key, where, repo } of repositories.filter((r) => isLocalSource(r.repo))) {
-        const missing = ["base", "istiod", "gateway", ...(v.istioCni ? ["cni"] : [])].filter((chart) => !fs.existsSync(path.resolve(repo, chart, "Chart.yaml")));
-        if (missing.length > 0) {
-            problems.push({ key, message: `${show(repo)} is not allowed: the local chart directory has no ${missing.map((c) => `${c}/Chart.yaml`).join(", ")}${where}` });
-        }
-    }
+    problems.push(...chartSourceProblems(v));
     problems.push(...authorizationAndTelemetryProblems(v));
     return problems;
 }
@@ -242,7 +237,7 @@ function authorizationAndTelemetryProblems(v: ConfigValues): Problem[] {
         }
     }
     // The add-ons are those of the newest control plane's release; each needs a pinned digest.
-    const release = (v.istioRevisions?.map((r) => r.version ?? v.istioVersion) ?? [v.istioVersion]).sort(compareVersions).pop()!;
+    const release = revisionsOf(v).map((r) => r.version).sort(compareIstioVersions).pop()!;
     const unpinned = addons.filter((a) => v.telemetryAddonsSha256?.[a] === undefined && PINNED_ADDON_SHA256[release]?.[a] === undefined);
     if (unpinned.length > 0) {
         problems.push({ key: "telemetryAddonsSha256", message: unpinnedMessage(unpinned, release) });
@@ -254,17 +249,5 @@ function authorizationAndTelemetryProblems(v: ConfigValues): Problem[] {
         }
     }
     return problems;
-}
-
-
-/** Orders two Istio releases (1.30.3 < 1.31.0-alpha.1 < 1.31.0). */
-export function compareVersions(a: string, b: string): number {
-    const [ma, mb] = [SEMVER.exec(a)!, SEMVER.exec(b)!];
-    for (let i = 1; i <= 3; i++) {
-        if (Number(ma[i]) !== Number(mb[i])) {
-            return Number(ma[i]) - Number(mb[i]);
-        }
-    }
-    return ma[4] === mb[4] ? 0 : ma[4] === undefined ? 1 : mb[4] === undefined ? -1 : ma[4] < mb[4] ? -1 : 1;
 }
 

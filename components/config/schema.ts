@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { OWNER_TAG } from "../pks/contract";
 import { BOSH_RESERVED_TAGS, PKS_NAME, PKS_NAME_RULE, PKS_TAG_KEY, PKS_TAG_PART } from "../pks/names";
+import { DEFAULT_ISTIO_VERSION, ISTIO_CHART_REPOSITORY, ISTIO_RELEASE } from "../istio/releases";
 import { TELEMETRY_ADDONS, TelemetryAddonName, isLocalSource } from "../telemetry/manifests";
 
 export const PROJECT = "pks-istio-mesh";
@@ -17,7 +18,6 @@ export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_LABEL_RULE = "a DNS label: 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit";
 const HOSTNAME = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 const API_URL = /^(https:\/\/)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?\/?$/;
-export const SEMVER = /^(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?$/;
 const IMAGE_HUB = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
@@ -90,9 +90,9 @@ const networkProfileParameters = z.strictObject({
 
 /** An Istio release with the Helm value layout this program writes (1.24 and later). */
 const istioVersion = () => z.string().refine((v) => {
-    const m = SEMVER.exec(v);
+    const m = ISTIO_RELEASE.exec(v);
     return m !== null && Number(m[1]) === 1 && Number(m[2]) >= 24;
-}, { error: (issue) => `${show(issue.input)} is not allowed: expected an Istio release 1.24.0 or later, e.g. 1.30.3` });
+}, { error: (issue) => `${show(issue.input)} is not allowed: expected an Istio release 1.24.0 or later, e.g. ${DEFAULT_ISTIO_VERSION}` });
 
 /** Where Istio's charts come from. */
 const chartRepository = () => z.string().refine((v) => /^(https:\/\/|oci:\/\/)\S+$/.test(v) || isLocalSource(v), {
@@ -156,8 +156,9 @@ export const configSchema = z.strictObject({
     clusterUpgrade: boolean().default(false),
     clusterUpgradeTimeoutMinutes: integer(1, 24 * 60).default(120),
     // Istio
-    istioVersion: istioVersion().default("1.30.3"),
-    istioChartRepository: chartRepository().default("https://istio-release.storage.googleapis.com/charts"),
+    istioVersion: istioVersion().default(DEFAULT_ISTIO_VERSION),
+    istioChartRepository: chartRepository().default(ISTIO_CHART_REPOSITORY),
+    istioCompatibilityVersion: text(/^1\.\d{1,3}$/, "an earlier Istio minor release whose behaviour to keep, e.g. 1.30").optional(),
     imageHub: text(IMAGE_HUB, "an image registry and path without scheme or tag, e.g. harbor.example.com/istio").optional(),
     istioRevision: revisionName("leave istioRevision unset for the default revision").optional(),
     istioRevisions: object(z.array(z.strictObject({

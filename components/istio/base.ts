@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IstioChartSource, chartReleaseArgs } from "./chart";
+import { IstioChartSource, chartReleaseArgs, compatibilityValues } from "./chart";
 
 export interface IstioBaseArgs {
     /** The Kubernetes provider of the target cluster. */
@@ -41,7 +41,7 @@ export class IstioBase extends pulumi.ComponentResource {
             namespace: this.namespaceName,
             ...chartReleaseArgs("base", args.charts),
             // The default validation webhook is IstioDefaultValidator's, created once its istiod is ready.
-            values: { defaultRevision: "" },
+            values: { defaultRevision: "", ...compatibilityValues(args.charts) },
             timeout: args.timeoutSeconds ?? 600,
         }, childOpts);
 

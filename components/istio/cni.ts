@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IstioBase } from "./base";
-import { IstioChartSource, chartReleaseArgs } from "./chart";
+import { IstioChartSource, chartReleaseArgs, compatibilityValues } from "./chart";
+import { ISTIO_IMAGE_HUB } from "./releases";
 
 export interface IstioCniArgs {
     /** The Kubernetes provider of the target cluster. */
@@ -10,7 +11,7 @@ export interface IstioCniArgs {
     charts: IstioChartSource;
     /** The Istio base: the root namespace the agent runs in. */
     base: IstioBase;
-    /** Registry for the `install-cni` image (`global.hub`); unset for the chart's. */
+    /** Registry for the `install-cni` image (`global.hub`); unset: `docker.io/istio`. */
     imageHub?: string;
     /** The kubelet's CNI binary directory (`--cni-bin-dir`); unset for the chart's `/opt/cni/bin`. */
     cniBinDir?: string;
@@ -45,7 +46,8 @@ export class IstioCni extends pulumi.ComponentResource {
             ...chartReleaseArgs("cni", args.charts),
             values: {
                 ...cni,
-                ...(args.imageHub ? { global: { hub: args.imageHub } } : {}),
+                global: { hub: args.imageHub ?? ISTIO_IMAGE_HUB },
+                ...compatibilityValues(args.charts),
             },
             timeout: args.timeoutSeconds ?? 600,
         }, { parent: this, provider: args.provider, dependsOn: [args.base.release] });

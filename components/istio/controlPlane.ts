@@ -1,8 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IstioBase } from "./base";
-import { IstioChartSource, chartReleaseArgs } from "./chart";
+import { IstioChartSource, chartReleaseArgs, compatibilityValues } from "./chart";
 import { CONTROL_PLANE_ANNOTATION, SidecarInjection, injectionLabels } from "./injection";
+import { ISTIO_IMAGE_HUB } from "./releases";
 
 /** CPU and memory requests/limits, as in a Kubernetes container spec. */
 export interface ResourceRequirements {
@@ -19,7 +20,7 @@ export interface IstioControlPlaneArgs {
     base: IstioBase;
     /** A control-plane revision (e.g. `1-30-3` for canary upgrades); unset for the default revision. */
     revision?: string;
-    /** Registry for istiod and the sidecar/gateway proxies (`global.hub`), e.g. a Harbor project; unset for the chart's. */
+    /** Registry for istiod and the sidecar/gateway proxies (`global.hub`), e.g. a Harbor project; unset: `docker.io/istio`. */
     imageHub?: string;
     /**
      * istiod's minimum replicas. The chart autoscales istiod (a HorizontalPodAutoscaler on CPU, from this minimum
@@ -81,7 +82,8 @@ export class IstioControlPlane extends pulumi.ComponentResource {
             autoscaleMin: replicas,
             autoscaleMax: Math.max(replicas, args.autoscaleMax ?? 5),
             ...(args.revision ? { revision: args.revision } : {}),
-            ...(args.imageHub ? { global: { hub: args.imageHub } } : {}),
+            global: { hub: args.imageHub ?? ISTIO_IMAGE_HUB },
+            ...compatibilityValues(args.charts),
             ...(args.resources ? { resources: args.resources } : {}),
             ...(args.meshConfig ? { meshConfig: args.meshConfig } : {}),
             ...(args.cni ? { cni: { enabled: true } } : {}),

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { IstioChartSource, chartReleaseArgs } from "./chart";
+import { IstioChartSource, chartReleaseArgs, compatibilityValues } from "./chart";
 import { SidecarInjection } from "./injection";
 
 /** How the gateway Service is exposed. */
@@ -82,6 +82,7 @@ export class IstioIngressGateway extends pulumi.ComponentResource {
                 podAnnotations: { ...args.injection.workloadAnnotations },
                 service: { type: args.serviceType ?? "LoadBalancer", ports: this.servicePorts },
                 ...(revision ? { revision } : {}),
+                ...compatibilityValues(args.charts),
             },
             timeout: args.timeoutSeconds ?? 600,
         }, { ...childOpts, dependsOn: args.injection.readyBefore });

@@ -1,13 +1,14 @@
 /**
  * What the cluster's mesh consists of right now: the installed control planes (istiod Deployments in the root
- * namespace, by revision) and every injected pod (the revision that injected it and its proxy image). Run through
+ * namespace, by revision), the revision tags (their webhooks, by the revision they point at) and every injected pod
+ * (the revision that injected it and its proxy image). Run through
  * the command provider as
  *   node components/launcher/run.js components/istio/meshInventory.ts [NAMESPACE…]
  * with MESH_INVENTORY_KUBECONFIG (the kubeconfig's text, a secret) and MESH_INVENTORY_ROOT_NAMESPACE in the
  * environment; with namespaces given, only their pods are listed. It prints one JSON `MeshInventory` on stdout,
  * which carries no secret; errors are one line, `mesh-inventory: <step>: <reason>`, with exit status 1.
  */
-import { AppsV1Api, CoreV1Api, V1Pod } from "@kubernetes/client-node";
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, V1Pod } from "@kubernetes/client-node";
 import { StepError, apiMessage as reason, kubeconfigFromEnv, runScript } from "./kubeApi";
 
 /** An installed control plane. */
@@ -32,6 +33,8 @@ export interface InjectedPod {
 
 export interface MeshInventory {
     revisions: InstalledRevision[];
+    /** Revision tags: tag → the revision its webhook (`istio-revision-tag-<tag>`) points at. */
+    tags: Record<string, string>;
     pods: InjectedPod[];
 }
 
@@ -68,6 +71,11 @@ async function inventory(namespaces: string[]): Promise<MeshInventory> {
     const deployments = await apps.listNamespacedDeployment({ namespace: root, labelSelector: "app=istiod" }).catch((e: unknown) => {
         throw new StepError(`listing the control planes in ${root}: ${reason(e)}`);
     });
+    const tagWebhooks = await kubeconfig.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration({ labelSelector: "istio.io/tag" })
+        .catch((e: unknown) => {
+            throw new StepError(`listing the revision tags: ${reason(e)}`);
+        });
+    const tags = Object.fromEntries(tagWebhooks.items.map((w) => [w.metadata?.labels?.["istio.io/tag"] ?? "", w.metadata?.labels?.["istio.io/rev"] ?? "default"]));
     const revisions = deployments.items.map((d) => ({
         revision: d.metadata?.labels?.["istio.io/rev"] ?? "default",
         version: imageTag(d.spec?.template.spec?.containers.find((c) => c.name === "discovery")?.image),
@@ -84,7 +92,7 @@ async function inventory(namespaces: string[]): Promise<MeshInventory> {
             })).items);
         }
     }
-    return { revisions, pods: pods.map(injectedPod).filter((p): p is InjectedPod => p !== undefined) };
+    return { revisions, tags, pods: pods.map(injectedPod).filter((p): p is InjectedPod => p !== undefined) };
 }
 
 if (require.main === module) {

@@ -17,9 +17,11 @@ type Requirement = { key: string; operator: "In" | "NotIn" | "Exists" | "DoesNot
 
 /**
  * A revision tag: a stable name (`istio.io/rev=<tag>`) for namespaces and pods that follows whichever revision
- * it points at — what `istioctl tag set` makes. It is the MutatingWebhookConfiguration
- * `istio-revision-tag-<tag>`, whose webhooks select the tag and call the revision's istiod; istiod recognises
- * it by its `istio.io/rev` label and writes its CA into it.
+ * it points at — what `istioctl tag set` makes and the istiod chart's `revisionTags` render: the
+ * MutatingWebhookConfiguration `istio-revision-tag-<tag>`, whose webhooks select the tag and call the revision's
+ * istiod (istiod recognises it by its `istio.io/rev` label and writes its CA into it), and the Service
+ * `istiod-revision-tag-<tag>`, which selects the revision's istiod pods: istiod counts a tag as its own by either
+ * (its tag watcher), and proxies and gateways of the tag can reach their control plane under the tag's name.
  *
  * The tag is a resource of its own rather than a value of a revision's istiod release, so that moving it is one
  * in-place update of one object (no Helm release has to let go of it before another takes it), ordered after
@@ -28,6 +30,8 @@ type Requirement = { key: string; operator: "In" | "NotIn" | "Exists" | "DoesNot
 export class IstioRevisionTag extends pulumi.ComponentResource {
     /** The tag's webhook configuration. */
     public readonly webhook: k8s.admissionregistration.v1.MutatingWebhookConfiguration;
+    /** The tag's Service (`istiod-revision-tag-<tag>`), selecting the istiod pods of the revision it points at. */
+    public readonly service: k8s.core.v1.Service;
     /** Injection through the tag: labels select the tag; annotations name the revision it points at. */
     public readonly injection: SidecarInjection;
 
@@ -65,17 +69,41 @@ export class IstioRevisionTag extends pulumi.ComponentResource {
         this.webhook = new k8s.admissionregistration.v1.MutatingWebhookConfiguration(`${name}-webhook`, {
             metadata: {
                 name: `istio-revision-tag-${args.tag}`,
-                labels: { "istio.io/tag": args.tag, "istio.io/rev": revision, app: "sidecar-injector" },
+                labels: {
+                    "istio.io/tag": args.tag, "istio.io/rev": revision, app: "sidecar-injector",
+                    "operator.istio.io/component": "Pilot", "app.kubernetes.io/name": "istiod",
+                },
             },
             webhooks,
+        }, { parent: this, provider: args.provider, dependsOn: cp.injection.readyBefore });
+
+        // As the istiod chart's revision-tags-svc.yaml renders it (a copy of istiod's own Service).
+        this.service = new k8s.core.v1.Service(`${name}-service`, {
+            metadata: {
+                name: `istiod-revision-tag-${args.tag}`,
+                namespace: cp.namespaceName,
+                labels: {
+                    "istio.io/rev": revision, "istio.io/tag": args.tag, app: "istiod", istio: "pilot",
+                    "operator.istio.io/component": "Pilot", "app.kubernetes.io/name": "istiod",
+                },
+            },
+            spec: {
+                ports: [
+                    { port: 15010, name: "grpc-xds", protocol: "TCP" },
+                    { port: 15012, name: "https-dns", protocol: "TCP" },
+                    { port: 443, name: "https-webhook", targetPort: 15017, protocol: "TCP" },
+                    { port: 15014, name: "http-monitoring", protocol: "TCP" },
+                ],
+                selector: cp.revision ? { app: "istiod", "istio.io/rev": cp.revision } : { app: "istiod", istio: "pilot" },
+            },
         }, { parent: this, provider: args.provider, dependsOn: cp.injection.readyBefore });
 
         this.injection = {
             selector: args.tag,
             ...injectionLabels(args.tag),
             workloadAnnotations: cp.injection.workloadAnnotations,
-            readyBefore: [...cp.injection.readyBefore, this.webhook],
+            readyBefore: [...cp.injection.readyBefore, this.webhook, this.service],
         };
-        this.registerOutputs({ webhook: this.webhook.metadata.name });
+        this.registerOutputs({ webhook: this.webhook.metadata.name, service: this.service.metadata.name });
     }
 }

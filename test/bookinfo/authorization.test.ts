@@ -17,7 +17,7 @@ import { AuthorizationPolicySpec } from "../../components/istio/resources";
 import { Recorder, Registered, mocks, unwrap, useMocks } from "../harness";
 import { validateManifests } from "../validate";
 
-const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
+const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy";
 const ROUTED = ["/productpage", "/static*", "/login", "/logout", "/api/v1/products*"];
 

@@ -14,7 +14,7 @@ import { IstioIngressGateway } from "../../components/istio/ingressGateway";
 import { LB_ADDRESS, Recorder, Registered, dependenciesOf, isSecretValue, mocks, unwrap, useMocks } from "../harness";
 import { isManifest, validateManifest, validateManifests } from "../validate";
 
-const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
+const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
 const SA = "kubernetes:core/v1:ServiceAccount";
@@ -110,7 +110,7 @@ describe("BookinfoApp", () => {
             expect(spec.template.spec.serviceAccountName).to.equal(`bookinfo-${app}`);
             const [container] = spec.template.spec.containers;
             expect(container).to.deep.include({
-                name: app, image: `registry.istio.io/release/examples-bookinfo-${app}-${version}:1.20.3`,
+                name: app, image: `docker.io/istio/examples-bookinfo-${app}-${version}:1.20.3`,
                 imagePullPolicy: "IfNotPresent", ports: [{ containerPort: 9080 }],
             });
         }

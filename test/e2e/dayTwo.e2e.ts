@@ -1,12 +1,15 @@
 /**
- * Day two for the mesh, end to end against live istiods (one process per istiod pod, per revision): an in-place
- * upgrade to a newer Istio, Istio CNI with Pod Security `baseline` (and the rejection without CNI), and a canary
- * upgrade by revision tags — a second control plane beside the first, a tag moved to it and back, workloads
- * rolled onto it, the old revision refused while pods use it and removed once they do not.
+ * Day two for the mesh, end to end against live istiods (one process per istiod pod, per revision), between two
+ * real Istio releases, each with its own charts and its own istiod built from its snapshot: 1.30.3
+ * (ISTIO_PREVIOUS_VERSION) and 1.31.0-rc.0 (ISTIO_VERSION). An in-place upgrade (keeping 1.30's behaviour with
+ * `istioCompatibilityVersion`) and its rollback; Istio CNI with Pod Security `baseline` (and the rejection without
+ * CNI); and a canary upgrade by revision tags — a second control plane beside the first, a tag moved to it and
+ * back, workloads rolled onto it, the old revision refused while pods use it and removed once they do not.
  *
- * The newer Istio is a development snapshot of istio.io/istio from the Go module proxy (its istiod and charts,
- * released by tools.sh as ISTIO_NEXT_VERSION). The stacks use `clusterSource: existing` against the local control
- * plane (no PKS: that layer is covered by mesh.e2e.ts), run by the pulumi CLI in a copy of the project.
+ * What is installed is read back from the cluster: the chart versions Helm recorded, the images of the istiod
+ * Deployments and of the proxies, the istiod processes running, the tag Services' endpoints. The stacks use
+ * `clusterSource: existing` against the local control plane (no PKS: that layer is covered by mesh.e2e.ts), run
+ * by the pulumi CLI in a copy of the project.
  */
 import { Stack } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
@@ -15,23 +18,26 @@ import * as path from "path";
 import { imageTag } from "../../components/istio/meshInventory";
 import { Step, eventually, failureOf, nameOf, recorder, stepIndex } from "./engine";
 import { LocalCluster } from "./localCluster";
+import { chartVersions, istiodImages } from "./installed";
 import { discoveryAddressOf, injectedPods } from "./sidecars";
 import { useLocalCluster } from "./suite";
-import { meshStack, requireTools, toolVersions, toolsBin } from "./workspace";
+import { localIstio, meshStack, requireTools, toolVersions, toolsBin } from "./workspace";
 
 const P = "pks-istio-mesh:";
 const TOOLS_BIN = toolsBin();
-const { ISTIO_VERSION: CURRENT, ISTIO_NEXT_VERSION: NEXT } = toolVersions();
+/** The release upgrades start from (1.30.3), and the one they go to (1.31.0-rc.0). */
+const { ISTIO_PREVIOUS_VERSION: CURRENT, ISTIO_VERSION: NEXT } = toolVersions();
 const BOOKINFO = ["details-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-v3", "productpage-v1"];
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const MWC = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration";
 const STABLE = "1-30-3";
-const CANARY = "1-31-0-alpha";
+const CANARY = "1-31-0-rc-0";
+const VWC = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations";
 
 describe("end to end: day two — upgrades in place and by canary revision, Istio CNI and Pod Security", function () {
     this.timeout(30 * 60_000);
-    requireTools(TOOLS_BIN, [`pilot-discovery-${CURRENT}`, `pilot-discovery-${NEXT}`, "istio-charts", `istio-charts-${NEXT}`]);
+    requireTools(TOOLS_BIN, [`pilot-discovery-${CURRENT}`, `pilot-discovery-${NEXT}`, `istio-charts-${CURRENT}`, `istio-charts-${NEXT}`]);
     const suite = useLocalCluster("day-two", TOOLS_BIN);
     let dir: string;
     let cluster: LocalCluster;
@@ -39,25 +45,41 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
         ({ dir, cluster } = suite);
     });
 
-    /** A stack of the project on the local cluster, with these settings. */
-    async function labStack(name: string, settings: Record<string, string>): Promise<Stack> {
+    /** A stack of the project on the local cluster, with these settings, installing `version` (default 1.30.3). */
+    async function labStack(name: string, settings: Record<string, string>, version = CURRENT): Promise<Stack> {
         const stack = await meshStack({ dir: path.join(dir, name), toolsBin: TOOLS_BIN, stackName: name, passphrase: crypto.randomBytes(12).toString("hex") });
         await stack.setAllConfig({
             [`${P}clusterSource`]: { value: "existing" },
             [`${P}kubeconfig`]: { value: cluster.kubeconfig(), secret: true },
-            [`${P}istioChartRepository`]: { value: path.join(TOOLS_BIN, "istio-charts") },
+            ...localIstio(TOOLS_BIN, version),
             [`${P}verifyProductPage`]: { value: String(cluster.servesProductPage) },
             ...Object.fromEntries(Object.entries(settings).map(([k, value]) => [`${P}${k}`, { value }])),
         });
         return stack;
     }
 
-    async function up(stack: Stack, what: string): Promise<{ steps: Step[]; outputs: Record<string, { value: unknown }> }> {
+    async function up(stack: Stack, what: string): Promise<{ steps: Step[]; warnings: string[]; outputs: Record<string, { value: unknown }> }> {
         const r = recorder();
+        const started = Date.now();
         const result = await stack.up({ onEvent: r.onEvent, onOutput: r.onOutput });
-        console.log(`      up (${what}): ${JSON.stringify(result.summary.resourceChanges)}`);
-        return { steps: r.steps, outputs: result.outputs };
+        console.log(`      up (${what}): ${JSON.stringify(result.summary.resourceChanges)} in ${Math.round((Date.now() - started) / 1000)}s`);
+        return { steps: r.steps, warnings: r.diagnostics.filter((d) => d.severity === "warning").map((d) => d.message), outputs: result.outputs };
     }
+
+    /** What the cluster runs: every control plane's release and where its istiod's image comes from. */
+    async function runningReleases(): Promise<{ charts: Record<string, string>; istiod: Record<string, string> }> {
+        const images = await istiodImages(cluster);
+        return { charts: await chartVersions(cluster), istiod: images };
+    }
+
+    /** What runningReleases reads when the default revision's charts and istiod are all at `version`. */
+    const allAt = (version: string) => ({
+        charts: { "istio-base": version, istiod: version, "istio-ingressgateway": version },
+        istiod: { default: `docker.io/istio/pilot:${version}` },
+    });
+
+    /** The mesh output: what the cluster runs, read back by the program. */
+    type MeshOutput = { controlPlanes: unknown[]; tags: Record<string, string>; dataPlane: Record<string, Record<string, number>> };
 
     /** Every Bookinfo pod (once the rollout settled) injected by `revision`. */
     async function bookinfoOn(revision: string, namespace = "bookinfo"): Promise<void> {
@@ -70,16 +92,24 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
 
     const istiods = () => cluster.istiod!.running().map((p) => `${p.revision} ${imageTag(p.image)}${p.ready ? "" : " (not ready)"}`).sort();
 
-    describe("an in-place upgrade of the control plane", () => {
+    describe("an in-place upgrade of the control plane, and its rollback", () => {
         let stack: Stack;
 
-        it(`installs ${CURRENT} and reports the control plane's and the proxies' versions`, async () => {
-            stack = await labStack("upgrade", { istioVersion: CURRENT });
-            const { outputs } = await up(stack, CURRENT);
+        it(`installs ${CURRENT} from its own charts, warned about its security bulletin, and reports what runs`, async () => {
+            stack = await labStack("upgrade", {});
+            const previewed = recorder();
+            await stack.preview({ onEvent: previewed.onEvent });
+            const warnedAtPreview = previewed.diagnostics.filter((d) => d.severity === "warning").map((d) => d.message).join("\n");
+            expect(warnedAtPreview).to.include(`pks-istio-mesh:istioVersion: Istio ${CURRENT} is affected by ISTIO-SECURITY-2026-006`)
+                .and.include("fixed in 1.30.4: upgrade to 1.30.4 or later");
+            const { outputs, warnings } = await up(stack, CURRENT);
             await bookinfoOn("default");
-            const mesh = outputs.mesh.value as { controlPlanes: unknown[]; dataPlane: Record<string, Record<string, number>> };
+            expect(await runningReleases()).to.deep.equal(allAt(CURRENT));
+            expect(istiods()).to.deep.equal([`default ${CURRENT}`]);
+            const mesh = outputs.mesh.value as MeshOutput;
             expect(mesh.controlPlanes).to.deep.equal([{ revision: "default", version: CURRENT }]);
             expect(mesh.dataPlane).to.deep.equal({ bookinfo: { [`default ${CURRENT}`]: 6 }, "istio-ingress": { [`default ${CURRENT}`]: 1 } });
+            expect(warnings.join("\n"), "and again at the update").to.include(`Istio ${CURRENT} is affected by ISTIO-SECURITY-2026-006`);
         });
 
         it("without Istio CNI, Pod Security baseline refuses injected pods: istio-init needs NET_ADMIN and NET_RAW", async () => {
@@ -101,11 +131,8 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
             expect(message).to.include(`${P}bookinfoPodSecurity: "baseline" needs istioCni: true`);
         });
 
-        it(`upgrades to ${NEXT} in place: base, then istiod, then the gateway and Bookinfo roll onto it`, async () => {
-            await stack.setAllConfig({
-                [`${P}istioVersion`]: { value: NEXT },
-                [`${P}istioChartRepository`]: { value: path.join(TOOLS_BIN, `istio-charts-${NEXT}`) },
-            });
+        it(`upgrades to ${NEXT} in place, keeping 1.30's behaviour: base, then istiod, then the gateway and Bookinfo roll onto it`, async () => {
+            await stack.setAllConfig({ ...localIstio(TOOLS_BIN, NEXT), [`${P}istioCompatibilityVersion`]: { value: "1.30" } });
             const { steps, outputs } = await up(stack, `upgrade to ${NEXT}`);
             const base = stepIndex(steps, "update", `${RELEASE}::istio-istio-base`);
             const istiod = stepIndex(steps, "update", `${RELEASE}::istio-istiod`);
@@ -117,9 +144,35 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
             }
             expect(await eventually(() => istiods().join() === `default ${NEXT}`, 60_000), `only the new istiod runs: ${istiods().join()}`).to.equal(true);
             await bookinfoOn("default");
-            const mesh = outputs.mesh.value as { controlPlanes: unknown[]; dataPlane: Record<string, Record<string, number>> };
+            expect(await runningReleases()).to.deep.equal(allAt(NEXT));
+            const mesh = outputs.mesh.value as MeshOutput;
             expect(mesh.controlPlanes).to.deep.equal([{ revision: "default", version: NEXT }]);
             expect(mesh.dataPlane).to.deep.equal({ bookinfo: { [`default ${NEXT}`]: 6 }, "istio-ingress": { [`default ${NEXT}`]: 1 } });
+            // 1.31's chart rendered its compatibility profile for 1.30 into istiod: 1.31's behaviour changes, off.
+            const deployment = await cluster.json<{ spec: { template: { spec: { containers: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } }>(
+                "/apis/apps/v1/namespaces/istio-system/deployments/istiod");
+            const env = Object.fromEntries((deployment.spec.template.spec.containers.find((c) => c.name === "discovery")!.env ?? []).map((e) => [e.name, e.value]));
+            expect(env).to.include({ PILOT_ENABLE_STRICT_GATEWAY_MERGING: "false", PILOT_SPAWN_UPSTREAM_SPAN_FOR_GATEWAY: "false", PILOT_AUTO_SEND_UNHEALTHY_ENDPOINTS: "false" });
+            // The running istiod got them too.
+            const running = cluster.istiod!.running()[0];
+            expect(running.env).to.include({ PILOT_ENABLE_STRICT_GATEWAY_MERGING: "false" });
+        });
+
+        it(`rolls back to ${CURRENT} in place: istiod, the gateway and Bookinfo return to it`, async () => {
+            await stack.setAllConfig(localIstio(TOOLS_BIN, CURRENT));
+            await stack.removeConfig(`${P}istioCompatibilityVersion`);
+            const { steps, outputs } = await up(stack, `rollback to ${CURRENT}`);
+            const istiod = stepIndex(steps, "update", `${RELEASE}::istio-istiod`);
+            for (const d of BOOKINFO) {
+                expect(stepIndex(steps, "update", `${DEPLOYMENT}::bookinfo-${d}`), d).to.be.greaterThan(istiod);
+            }
+            expect(await eventually(() => istiods().join() === `default ${CURRENT}`, 60_000), `only the old istiod runs: ${istiods().join()}`).to.equal(true);
+            await bookinfoOn("default");
+            expect(await runningReleases()).to.deep.equal(allAt(CURRENT));
+            expect((outputs.mesh.value as MeshOutput).dataPlane).to.deep.equal({ bookinfo: { [`default ${CURRENT}`]: 6 }, "istio-ingress": { [`default ${CURRENT}`]: 1 } });
+            // istiod of 1.30 still validates, failing closed.
+            const validator = await cluster.json<{ webhooks: Array<{ failurePolicy: string }> }>(`${VWC}/istiod-default-validator`);
+            expect(validator.webhooks[0].failurePolicy).to.equal("Fail");
         });
 
         it("is destroyed", async () => {
@@ -130,7 +183,7 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
 
     describe("Istio CNI with Pod Security baseline", () => {
         it("injects pods without a privileged init container, which baseline admits", async () => {
-            const stack = await labStack("cni", { istioCni: "true", bookinfoPodSecurity: "baseline" });
+            const stack = await labStack("cni", { istioCni: "true", bookinfoPodSecurity: "baseline" }, NEXT);
             await up(stack, "CNI");
             const namespace = await cluster.json<{ metadata: { labels: Record<string, string> } }>("/api/v1/namespaces/bookinfo");
             expect(namespace.metadata.labels).to.include({ "pod-security.kubernetes.io/enforce": "baseline", "istio-injection": "enabled" });
@@ -174,6 +227,25 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
             expect(await eventually(async () => (await teamPods()).some((p) => p.revision === STABLE), 30_000), "the team's pod is injected through the tag").to.equal(true);
             const [gateway] = await injectedPods(cluster, "istio-ingress");
             expect(gateway).to.include({ revision: STABLE, discoveryAddress: discoveryAddressOf(STABLE) });
+
+            // The tag is what the revision's chart renders for its own injection, with the tag in place of the
+            // revision in the selectors (as revision-tags-mwc.yaml and revision-tags-svc.yaml copy them).
+            type Webhook = Record<string, unknown> & { name: string; clientConfig: { caBundle?: string } };
+            const webhooksOf = async (name: string) => (await cluster.json<{ webhooks: Webhook[] }>(`/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/${name}`)).webhooks
+                .map(({ clientConfig: { caBundle, ...clientConfig }, ...w }) => ({ ...w, clientConfig, ca: (caBundle ?? "") !== "" }));
+            const revisionWebhooks = await webhooksOf(`istio-sidecar-injector-${STABLE}`);
+            const tagWebhooks = await webhooksOf("istio-revision-tag-prod-stable");
+            expect(tagWebhooks.map((w) => w.name)).to.deep.equal(["rev.namespace.sidecar-injector.istio.io", "rev.object.sidecar-injector.istio.io"]);
+            for (const w of tagWebhooks) {
+                const chart = revisionWebhooks.find((r) => r.name === w.name)!;
+                expect(JSON.parse(JSON.stringify(w).replaceAll('"prod-stable"', `"${STABLE}"`)), w.name).to.deep.equal(chart);
+            }
+            type Service = { metadata: { labels: Record<string, string> }; spec: { ports: unknown[]; selector: Record<string, string> } };
+            const chartService = await cluster.json<Service>(`/api/v1/namespaces/istio-system/services/istiod-${STABLE}`);
+            const tagService = await cluster.json<Service>("/api/v1/namespaces/istio-system/services/istiod-revision-tag-prod-stable");
+            expect(tagService.spec.ports).to.deep.equal(chartService.spec.ports);
+            expect(tagService.spec.selector).to.deep.equal(chartService.spec.selector);
+            expect(tagService.metadata.labels).to.include({ "istio.io/tag": "prod-stable", "istio.io/rev": STABLE });
         });
 
         it("adds the canary revision beside it, and nothing moves", async () => {
@@ -187,7 +259,19 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
             await bookinfoOn(STABLE);
         });
 
-        /** Moves prod-stable; the tag's webhook changes in place, then the program's workloads roll. */
+        /** The istiod pod a Service sends to: the pod IPs of its EndpointSlices, as kube-controller-manager computed them. */
+        async function endpointsOf(service: string): Promise<string[]> {
+            const slices = await cluster.json<{ items: Array<{ endpoints?: Array<{ addresses: string[] }> }> }>(
+                `/apis/discovery.k8s.io/v1/namespaces/istio-system/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D${service}`);
+            return slices.items.flatMap((s) => (s.endpoints ?? []).flatMap((e) => e.addresses)).sort();
+        }
+        async function istiodPodIps(revision: string): Promise<string[]> {
+            const pods = await cluster.json<{ items: Array<{ metadata: { deletionTimestamp?: string }; status?: { podIP?: string } }> }>(
+                `/api/v1/namespaces/istio-system/pods?labelSelector=app%3Distiod,istio.io%2Frev%3D${revision}`);
+            return pods.items.filter((p) => !p.metadata.deletionTimestamp && p.status?.podIP).map((p) => p.status!.podIP!).sort();
+        }
+
+        /** Moves prod-stable; the tag's webhook and Service change in place, then the program's workloads roll. */
         async function moveStableTo(revision: string): Promise<void> {
             await stack.setConfig(`${P}istioRevisionTags`, { value: JSON.stringify({ "prod-stable": revision, "prod-canary": CANARY }) });
             const { steps, outputs } = await up(stack, `prod-stable → ${revision}`);
@@ -201,7 +285,20 @@ describe("end to end: day two — upgrades in place and by canary revision, Isti
                 expect(pod.discoveryAddress, pod.name).to.equal(discoveryAddressOf(revision));
             }
             const version = revision === STABLE ? CURRENT : NEXT;
-            expect((outputs.mesh.value as { dataPlane: Record<string, unknown> }).dataPlane.bookinfo).to.deep.equal({ [`${revision} ${version}`]: 6 });
+            const mesh = outputs.mesh.value as MeshOutput;
+            expect(mesh.dataPlane.bookinfo).to.deep.equal({ [`${revision} ${version}`]: 6 });
+            expect(mesh.tags).to.deep.equal({ "prod-stable": revision, "prod-canary": CANARY });
+            // The tag's Service now sends to the new revision's istiod pod.
+            const ips = await istiodPodIps(revision);
+            expect(ips.length).to.equal(1);
+            expect(await eventually(async () => (await endpointsOf("istiod-revision-tag-prod-stable")).join() === ips.join(), 30_000),
+                `istiod-revision-tag-prod-stable → ${revision}'s istiod ${ips.join()}: ${(await endpointsOf("istiod-revision-tag-prod-stable")).join()}`).to.equal(true);
+            // The default validator followed Bookinfo's tag, and the new revision's istiod closed it again.
+            const validator = await cluster.json<{ metadata: { labels: Record<string, string> }; webhooks: Array<{ clientConfig: { service: { name: string } } }> }>(`${VWC}/istiod-default-validator`);
+            expect(validator.metadata.labels["istio.io/rev"]).to.equal(revision);
+            expect(validator.webhooks[0].clientConfig.service.name).to.equal(`istiod-${revision}`);
+            expect(await eventually(async () => (await cluster.json<{ webhooks: Array<{ failurePolicy: string }> }>(`${VWC}/istiod-default-validator`)).webhooks[0].failurePolicy === "Fail", 30_000),
+                "the default validator fails closed again").to.equal(true);
         }
 
         it("moves prod-stable to the canary: Bookinfo and the gateway roll onto it, a team's own pods stay until restarted", async () => {

@@ -18,17 +18,30 @@ export interface Step {
 /** The last part of a URN: the resource's name. */
 export const nameOf = (urn: string): string => urn.split("::").pop()!;
 
-/** Records a run's finished steps and its output (indented into the test log). */
-export function recorder(): { steps: Step[]; output: string[]; onEvent: (e: EngineEvent) => void; onOutput: (s: string) => void } {
+/** A diagnostic of a run (what the program or a provider logged), ephemeral status lines included. */
+export interface Diagnostic {
+    severity: string;
+    message: string;
+    urn?: string;
+}
+
+/** Records a run's finished steps, its diagnostics and its output (indented into the test log). */
+export function recorder(): { steps: Step[]; diagnostics: Diagnostic[]; output: string[]; onEvent: (e: EngineEvent) => void; onOutput: (s: string) => void } {
     const steps: Step[] = [];
+    const diagnostics: Diagnostic[] = [];
     const output: string[] = [];
     return {
         steps,
+        diagnostics,
         output,
         onEvent: (e) => {
             const m = e.resOutputsEvent?.metadata;
             if (m) {
                 steps.push({ op: m.op, urn: m.urn, type: m.type });
+            }
+            const d = e.diagnosticEvent;
+            if (d) {
+                diagnostics.push({ severity: d.severity, message: d.message, urn: d.urn });
             }
         },
         onOutput: (s) => {

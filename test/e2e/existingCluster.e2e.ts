@@ -12,7 +12,7 @@ import { eventually, recorder } from "./engine";
 import { LocalCluster } from "./localCluster";
 import { discoveryAddressOf, injectedPods } from "./sidecars";
 import { useLocalCluster } from "./suite";
-import { meshStack, toolsBin } from "./workspace";
+import { localIstio, meshStack, toolsBin } from "./workspace";
 
 const P = "pks-istio-mesh:";
 const TOOLS_BIN = toolsBin();
@@ -37,7 +37,7 @@ describe("end to end: an existing cluster and namespace with a control-plane rev
         await stack.setAllConfig({
             [`${P}clusterSource`]: { value: "existing" },
             [`${P}kubeconfig`]: { value: cluster.kubeconfig(), secret: true },
-            [`${P}istioChartRepository`]: { value: path.join(TOOLS_BIN, "istio-charts") },
+            ...localIstio(TOOLS_BIN),
             [`${P}istioRevision`]: { value: "canary" },
             [`${P}bookinfoNamespace`]: { value: NAMESPACE },
             [`${P}bookinfoCreateNamespace`]: { value: "false" },

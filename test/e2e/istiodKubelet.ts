@@ -82,6 +82,8 @@ interface RunningPod {
     ready: boolean;
     restarts: number;
     stopping: boolean;
+    /** The environment its process was started with. */
+    env?: NodeJS.ProcessEnv;
 }
 
 function matches(labels: Record<string, string> | undefined, selector: Record<string, string>): boolean {
@@ -107,14 +109,15 @@ export class IstiodKubelet implements Endpoints {
         }, 500);
     }
 
-    /** The pods it runs now, as `<namespace>/<name>` with their revision and readiness. */
-    running(): Array<{ pod: string; revision: string; image: string; ready: boolean; ports: Record<number, number> }> {
+    /** The pods it runs now, as `<namespace>/<name>` with their revision, readiness and process environment. */
+    running(): Array<{ pod: string; revision: string; image: string; ready: boolean; ports: Record<number, number>; env: Record<string, string | undefined> }> {
         return [...this.pods.values()].map((p) => ({
             pod: `${p.pod.metadata.namespace}/${p.pod.metadata.name}`,
             revision: p.pod.metadata.labels?.["istio.io/rev"] ?? "default",
             image: (p.pod.spec.containers.find((c) => c.name === "discovery") ?? p.pod.spec.containers[0]).image ?? "",
             ready: p.ready,
             ports: Object.fromEntries(p.ports),
+            env: { ...p.env },
         }));
     }
 
@@ -238,9 +241,8 @@ export class IstiodKubelet implements Endpoints {
         fs.mkdirSync(workDir, { recursive: true });
         const out = fs.openSync(path.join(workDir, "istiod.log"), "a");
         // In the harness's process group: a Ctrl-C of the run stops istiod with everything else.
-        const child = spawn(binary, args, {
-            cwd: workDir, env: this.environment(pod, container), stdio: ["ignore", out, out],
-        });
+        p.env = this.environment(pod, container);
+        const child = spawn(binary, args, { cwd: workDir, env: p.env, stdio: ["ignore", out, out] });
         fs.closeSync(out);
         p.child = child;
         p.ready = false;

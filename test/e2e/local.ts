@@ -4,8 +4,9 @@
  * (test/e2e/localCluster.ts; state in .pks-simulator/cluster) with the real istiod answering its webhooks, points
  * the pks simulator's `get-credentials` at it, and runs `pulumi <operation>` in a scratch copy of the project
  * (test/e2e/workspace.ts: the CLI, language host and providers built by `npm run e2e:tools`), with a file
- * backend in .pks-simulator/pulumi. Istio's 1.30.3 charts come from the tool cache, through the local-chart
- * path. The control plane stops when the operation ends and comes back with its state on the next run.
+ * backend in .pks-simulator/pulumi. Istio 1.31's charts (the 1.31.0-rc.0 snapshot's, ISTIO_VERSION) come from the
+ * tool cache, through the local-chart path. The control plane stops when the operation ends and comes back with its
+ * state on the next run.
  */
 import * as fs from "fs";
 import * as path from "path";

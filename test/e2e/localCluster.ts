@@ -25,6 +25,7 @@ import * as https from "https";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { WebhookWriteDelay } from "./apiDelay";
 import { EgressProxy, ServiceView } from "./egressProxy";
 import { ISTIOD_POD_LABEL, IstiodKubelet } from "./istiodKubelet";
 import { freePort } from "./ports";
@@ -36,6 +37,11 @@ export interface LocalClusterOptions {
     toolsBin: string;
     /** Where progress lines go. */
     log?: (line: string) => void;
+    /**
+     * Holds istiod's writes to ValidatingWebhookConfigurations (its CA patch, its switch to fail-closed) for this
+     * long after the first of them (apiDelay.ts): a cluster where istiod is slow to secure its webhooks.
+     */
+    istiodWebhookWriteDelayMs?: number;
 }
 
 /** Two bearer tokens of cluster administrators, so a test can rotate the kubeconfig's credentials. */
@@ -65,6 +71,8 @@ export class LocalCluster {
     private egress?: EgressProxy;
     /** The istiod processes (one per scheduled istiod pod). */
     istiod?: IstiodKubelet;
+    /** The slow path of istiod's webhook writes, with `istiodWebhookWriteDelayMs`. */
+    webhookWriteDelay?: WebhookWriteDelay;
     readonly server: string;
 
     private constructor(private readonly options: LocalClusterOptions, private readonly ports: Ports, readonly tokens: Tokens) {
@@ -99,11 +107,11 @@ export class LocalCluster {
         return cluster;
     }
 
-    /** A kubeconfig for a cluster administrator with the given token. */
-    kubeconfig(token = this.tokens.first): string {
+    /** A kubeconfig for a cluster administrator with the given token (of the API server, or of a proxy to it). */
+    kubeconfig(token = this.tokens.first, server = this.server): string {
         return [
             "apiVersion: v1", "kind: Config",
-            "clusters:", `- name: local`, `  cluster: {server: "${this.server}", insecure-skip-tls-verify: true}`,
+            "clusters:", `- name: local`, `  cluster: {server: "${server}", insecure-skip-tls-verify: true}`,
             "users:", `- name: admin`, `  user: {token: "${token}"}`,
             "contexts:", `- name: local`, `  context: {cluster: local, user: admin}`,
             "current-context: local", "",
@@ -166,8 +174,10 @@ export class LocalCluster {
         // Webhook calls (and any other API server → cluster connection) go through the egress proxy.
         const socket = this.file("egress.sock").length < 100 ? this.file("egress.sock")
             : path.join(os.tmpdir(), `pks-istio-mesh-egress-${crypto.createHash("sha256").update(this.options.dir).digest("hex").slice(0, 12)}.sock`);
+        // istiod reaches the API server directly, or (istiodWebhookWriteDelayMs) through the delaying proxy.
+        const istiodKubeconfig = this.options.istiodWebhookWriteDelayMs === undefined ? this.file("admin.kubeconfig") : this.file("istiod.kubeconfig");
         this.istiod = new IstiodKubelet({
-            toolsBin: this.options.toolsBin, dir: this.file("pods"), kubeconfigPath: this.file("admin.kubeconfig"), log: this.log,
+            toolsBin: this.options.toolsBin, dir: this.file("pods"), kubeconfigPath: istiodKubeconfig, log: this.log,
             request: (method, urlPath, body, contentType) => this.request(method, urlPath, body, contentType),
         });
         this.egress = await EgressProxy.listen(socket, (ip) => this.serviceByClusterIP(ip), this.istiod, this.log);
@@ -223,6 +233,10 @@ export class LocalCluster {
         });
         await this.waitFor("the default service account", async () => (await this.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200);
 
+        if (this.options.istiodWebhookWriteDelayMs !== undefined) {
+            this.webhookWriteDelay = await WebhookWriteDelay.listen(this.server, this.tokens.first, this.options.istiodWebhookWriteDelayMs, this.log);
+            fs.writeFileSync(istiodKubeconfig, this.kubeconfig(this.tokens.first, this.webhookWriteDelay.url), { mode: 0o600 });
+        }
         this.istiod.start();
         this.loadBalancer = setInterval(() => { this.playLoadBalancer().catch(() => undefined); }, 500);
         await this.playProductPage();
@@ -359,5 +373,6 @@ export class LocalCluster {
             }
         }
         await this.egress?.close();
+        await this.webhookWriteDelay?.close();
     }
 }

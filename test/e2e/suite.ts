@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LocalCluster } from "./localCluster";
+import { LocalCluster, LocalClusterOptions } from "./localCluster";
 
 /** The suite's working directory and local control plane (set once the suite's first hook has run). */
 export interface SuiteCluster {
@@ -15,13 +15,13 @@ export interface SuiteCluster {
  * LocalCluster in its `cluster/`; after them, the cluster stopped and the directory removed — or kept, and named,
  * when a test failed. Call it first in a `describe`, before hooks of the suite's own.
  */
-export function useLocalCluster(name: string, toolsBin: string): SuiteCluster {
+export function useLocalCluster(name: string, toolsBin: string, options: Pick<LocalClusterOptions, "istiodWebhookWriteDelayMs"> = {}): SuiteCluster {
     const suite = {} as SuiteCluster;
     let failed = false;
     before(async () => {
         suite.dir = fs.mkdtempSync(path.join(os.tmpdir(), `pks-istio-mesh-e2e-${name}-`));
         console.log(`      e2e workspace: ${suite.dir}`);
-        suite.cluster = await LocalCluster.start({ dir: path.join(suite.dir, "cluster"), toolsBin, log: (l) => console.log(`      ${l}`) });
+        suite.cluster = await LocalCluster.start({ dir: path.join(suite.dir, "cluster"), toolsBin, log: (l) => console.log(`      ${l}`), ...options });
     });
     afterEach(function () {
         failed ||= this.currentTest?.state === "failed";

@@ -8,12 +8,10 @@
 #   pulumi-language-nodejs      Node.js language host, from the pulumi v3.248.0 snapshot
 #   pulumi-resource-kubernetes  Kubernetes provider (github.com/pulumi/pulumi-kubernetes/provider/v4)
 #   pulumi-resource-command     command provider, from the pulumi-command v1.2.1 snapshot
-#   pilot-discovery-1.30.3      istiod, from the Istio 1.30.3 snapshot (the name carries its image tag)
-#   istio-charts/               Istio 1.30.3's charts base, istiod, gateway, cni as its release publishes them
-#   istio-addons/               Istio 1.30.3's telemetry add-on manifests (samples/addons)
-#   pilot-discovery-<next>, istio-charts-<next>/
-#                               a newer istiod and its charts, from an istio.io/istio development snapshot on the
-#                               Go module proxy (for upgrade tests)
+#   pilot-discovery-<version>  istiod, from each Istio release's snapshot (the name carries its image tag)
+#   istio-charts-<version>/     that release's charts base, istiod, gateway, cni, ztunnel as its release publishes them
+#   istio-addons-<version>/     that release's telemetry add-on manifests (samples/addons)
+#                               (<version>: ISTIO_VERSION, the default, and ISTIO_PREVIOUS_VERSION, for upgrades)
 #   crd-validate                validates objects against CRDs with apiextensions-apiserver (test/e2e/tools/crd-validate)
 #   xds-listeners               asks istiod over xDS for a workload's listeners (test/e2e/tools/xds-listeners)
 #   kube-apiserver, kube-controller-manager, kube-scheduler   (k8s.io/kubernetes)
@@ -170,57 +168,52 @@ build_kubernetes_provider() {
         -o "$dir/bin/pulumi-resource-kubernetes" .
 }
 
+# istio_release VERSION: the snapshot, its sha256, the dependency substitutions and the release registry of one of
+# the two Istio releases in versions.env, as rel_version, rel_snapshot, rel_sha256, rel_replaces and rel_hub.
+istio_release() {
+    case $1 in
+        "$ISTIO_VERSION")
+            rel_snapshot=$ISTIO_SNAPSHOT rel_sha256=$ISTIO_SHA256 rel_replaces=$ISTIO_REPLACES rel_hub=$ISTIO_RELEASE_HUB ;;
+        "$ISTIO_PREVIOUS_VERSION")
+            rel_snapshot=$ISTIO_PREVIOUS_SNAPSHOT rel_sha256=$ISTIO_PREVIOUS_SHA256 rel_replaces=$ISTIO_PREVIOUS_REPLACES rel_hub=$ISTIO_PREVIOUS_RELEASE_HUB ;;
+        *) echo "tools.sh: no Istio release $1 in versions.env" >&2; return 1 ;;
+    esac
+    rel_version=$1
+}
+
+# istiod (pilot-discovery) of the release istio_release chose, from its snapshot with its substitutions.
 build_istiod() {
-    local dir=$1 v=$ISTIO_VERSION replace
-    snapshot "$ISTIO_SNAPSHOT" "$ISTIO_SHA256"
+    local dir=$1 v=$rel_version replace
+    snapshot "$rel_snapshot" "$rel_sha256"
     cd istio-*/
-    for replace in $ISTIO_REPLACES; do go mod edit -replace="$replace"; done
+    for replace in $rel_replaces; do go mod edit -replace="$replace"; done
     # As Istio's release build: the version package's build info.
     local pkg=istio.io/istio/pkg/version
     go build -trimpath -ldflags "-s -w -X $pkg.buildVersion=$v -X $pkg.buildStatus=Clean -X $pkg.buildTag=$v" \
         -o "$dir/bin/pilot-discovery-$v" ./pilot/cmd/pilot-discovery
 }
 
-# release_charts SRC DEST VERSION: Istio's charts base, istiod, gateway and cni from the source tree SRC into
-# DEST, as Istio's release build publishes them (helm pull istio/<chart> --version VERSION): the release version
-# in Chart.yaml, and the release registry and tag as the image defaults (the source carries 1.0.0, a testing
-# registry and `latest`).
-release_charts() {
-    local src=$1 charts=$2 v=$3 chart
-    mkdir -p "$charts"
+# The charts base, istiod, gateway, cni and ztunnel of the release istio_release chose, as its release build
+# publishes them (helm pull istio/<chart> --version VERSION): the release version in Chart.yaml, and the release
+# registry and tag as the image defaults (the source carries 1.0.0, a testing registry and `latest`); and its
+# telemetry add-on manifests.
+build_istio_charts() {
+    local dir=$1 v=$rel_version src chart
+    local charts=$dir/bin/istio-charts-$v addons=$dir/bin/istio-addons-$v
+    snapshot "$rel_snapshot" "$rel_sha256"
+    src=$(echo istio-*/)
+    mkdir -p "$charts" "$addons"
     cp -R "$src/manifests/charts/base" "$charts/base"
     cp -R "$src/manifests/charts/istio-control/istio-discovery" "$charts/istiod"
     cp -R "$src/manifests/charts/gateway" "$charts/gateway"
     cp -R "$src/manifests/charts/istio-cni" "$charts/cni"
+    cp -R "$src/manifests/charts/ztunnel" "$charts/ztunnel"
     chmod -R u+w "$charts"
     for chart in "$charts"/*; do
         sed -i -e "s/^version: .*/version: $v/" -e "s/^appVersion: .*/appVersion: $v/" "$chart/Chart.yaml"
-        sed -i -e "s#hub: registry.istio.io/testing#hub: $ISTIO_RELEASE_HUB#" -e "s/^\(\s*\)tag: latest$/\1tag: $v/" "$chart/values.yaml"
+        sed -i -e "s#hub: registry.istio.io/testing#hub: $rel_hub#" -e "s/^\(\s*\)tag: latest$/\1tag: $v/" "$chart/values.yaml"
     done
-}
-
-build_istio_charts() {
-    local dir=$1 v=$ISTIO_VERSION src
-    snapshot "$ISTIO_SNAPSHOT" "$ISTIO_SHA256"
-    src=$(echo istio-*/)
-    release_charts "$src" "$dir/bin/istio-charts" "$v"
-    mkdir -p "$dir/bin/istio-addons"
-    cp "$src"/samples/addons/*.yaml "$dir/bin/istio-addons/"
-    cp "$src/LICENSE" "$dir/LICENSE"
-}
-
-# The next Istio: an istio.io/istio development snapshot served by the Go module proxy (its own go.mod needs no
-# substitution), its istiod and charts, released under ISTIO_NEXT_VERSION.
-build_istio_next() {
-    local dir=$1 v=$ISTIO_NEXT_VERSION src
-    wrapper pks-istio-mesh/tools/istio-next 1.25.0 "istio.io/istio@$ISTIO_NEXT_MODULE_VERSION"
-    imports istio.io/istio/pilot/cmd/pilot-discovery
-    go mod tidy
-    local pkg=istio.io/istio/pkg/version
-    go build -trimpath -ldflags "-s -w -X $pkg.buildVersion=$v -X $pkg.buildStatus=Clean -X $pkg.buildTag=$v" \
-        -o "$dir/bin/pilot-discovery-$v" istio.io/istio/pilot/cmd/pilot-discovery
-    src=$(go list -m -f '{{.Dir}}' istio.io/istio)
-    release_charts "$src" "$dir/bin/istio-charts-$v" "$v"
+    cp "$src"/samples/addons/*.yaml "$addons/"
     cp "$src/LICENSE" "$dir/LICENSE"
 }
 
@@ -236,16 +229,18 @@ build_crd_validate() {
 # An xDS client (test/e2e/tools/xds-listeners) that asks istiod for one workload's listeners, as that workload's
 # Envoy would, and prints their RBAC, tracing and access-log settings. Built against the Istio 1.30.3 snapshot's
 # own module graph (istio.io/istio replaced by the unpacked tree, with istiod's five substitutions): it imports
-# istio.io/istio/pkg/config/xds for every Envoy and Istio type that istiod puts into listeners.
+# istio.io/istio/pkg/config/xds for every Envoy and Istio type that istiod puts into listeners. It asks 1.31's
+# istiod too: xDS v3 is a stable protocol, and 1.31.0-rc.0 pins the same go-control-plane (Envoy API) versions
+# that 1.30.3 is built with here, so both istiods send the same message types (the e2e suites run it against both).
 build_xds_listeners() {
     local dir=$1 src replace
-    snapshot "$ISTIO_SNAPSHOT" "$ISTIO_SHA256"
+    snapshot "$ISTIO_PREVIOUS_SNAPSHOT" "$ISTIO_PREVIOUS_SHA256"
     src=$(cd istio-*/ && pwd)
     mkdir xds-listeners && cd xds-listeners
     cp "$here/tools/xds-listeners/main.go" main.go
     printf 'module pks-istio-mesh/tools/xds-listeners\n\ngo %s\n\nrequire istio.io/istio v0.0.0\n\nreplace istio.io/istio => %s\n' \
         "$(sed -n 's/^go //p' "$src/go.mod")" "$src" > go.mod
-    for replace in $ISTIO_REPLACES; do go mod edit -replace="$replace"; done
+    for replace in $ISTIO_PREVIOUS_REPLACES; do go mod edit -replace="$replace"; done
     cp "$src/go.sum" go.sum
     go mod tidy
     go build -trimpath -ldflags "-s -w" -o "$dir/bin/xds-listeners" .
@@ -313,7 +308,7 @@ build_node24() {
 
 # Longest builds first: two run at a time ($PKS_ISTIO_MESH_TOOLS_JOBS), so that one's module downloads overlap the
 # other's compiling (a cold build is mostly one or the other).
-all="kubernetes_provider kubernetes istiod pulumi istio_next xds_listeners crd_validate command_provider language_host kwok etcd istio_charts node24"
+all="kubernetes_provider kubernetes istiod pulumi istiod_previous xds_listeners crd_validate command_provider language_host kwok etcd istio_charts istio_charts_previous node24"
 jobs_max=${PKS_ISTIO_MESH_TOOLS_JOBS:-2}
 for tool in ${*:-$all}; do
     case " $all " in *" $tool "*) ;; *) echo "tools.sh: unknown tool $tool (one of: $all)" >&2; exit 2 ;; esac
@@ -331,11 +326,15 @@ build_tool() {
         kubernetes) build kubernetes "$KUBERNETES_VERSION" kube-apiserver kube-controller-manager kube-scheduler ;;
         etcd) build etcd "$ETCD_VERSION" etcd ;;
         kwok) build kwok "$KWOK_VERSION" kwok kwok-stages ;;
-        istiod) build istiod "$ISTIO_VERSION-$(printf '%s' "$ISTIO_SHA256$ISTIO_REPLACES" | cksum | cut -d' ' -f1)" "pilot-discovery-$ISTIO_VERSION" ;;
-        istio_charts) build istio_charts "$ISTIO_VERSION-${ISTIO_SHA256:0:12}-$(declare -f build_istio_charts release_charts | cksum | cut -d' ' -f1)" istio-charts istio-addons ;;
-        istio_next) build istio_next "$ISTIO_NEXT_VERSION-$(declare -f release_charts | cksum | cut -d' ' -f1)" "pilot-discovery-$ISTIO_NEXT_VERSION" "istio-charts-$ISTIO_NEXT_VERSION" ;;
+        istiod | istiod_previous)
+            if [ "$tool" = istiod ]; then istio_release "$ISTIO_VERSION"; else istio_release "$ISTIO_PREVIOUS_VERSION"; fi
+            build istiod "$rel_version-$(printf '%s' "$rel_sha256$rel_replaces" | cksum | cut -d' ' -f1)" "pilot-discovery-$rel_version" ;;
+        istio_charts | istio_charts_previous)
+            if [ "$tool" = istio_charts ]; then istio_release "$ISTIO_VERSION"; else istio_release "$ISTIO_PREVIOUS_VERSION"; fi
+            build istio_charts "$rel_version-${rel_sha256:0:12}-$(declare -f build_istio_charts | cksum | cut -d' ' -f1)" \
+                "istio-charts-$rel_version" "istio-addons-$rel_version" ;;
         crd_validate) build crd_validate "$KUBERNETES_VERSION-$(cksum < "$here/tools/crd-validate/main.go" | cut -d' ' -f1)" crd-validate ;;
-        xds_listeners) build xds_listeners "$ISTIO_VERSION-$(printf '%s' "$ISTIO_SHA256$ISTIO_REPLACES" | cat - "$here/tools/xds-listeners/main.go" | cksum | cut -d' ' -f1)" xds-listeners ;;
+        xds_listeners) build xds_listeners "$ISTIO_PREVIOUS_VERSION-$(printf '%s' "$ISTIO_PREVIOUS_SHA256$ISTIO_PREVIOUS_REPLACES" | cat - "$here/tools/xds-listeners/main.go" | cksum | cut -d' ' -f1)" xds-listeners ;;
         node24) build node24 "$NODE_CURRENT_LTS_VERSION" node24 ;;
     esac
 }

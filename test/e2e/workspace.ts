@@ -124,14 +124,26 @@ export function toolsBin(): string {
 }
 
 /**
+ * The configuration that installs an Istio release from the tool cache's charts, through the local-chart path
+ * (as at an air-gapped site): `istioChartRepository` and the `istioVersion` those charts are (the program
+ * refuses a local chart directory of another release). Default: the release the suites install, ISTIO_VERSION.
+ */
+export function localIstio(bin: string, version = toolVersions().ISTIO_VERSION): ConfigMap {
+    return {
+        "pks-istio-mesh:istioChartRepository": { value: path.join(bin, `istio-charts-${version}`) },
+        "pks-istio-mesh:istioVersion": { value: version },
+    };
+}
+
+/**
  * What a run against a LocalCluster sets on top of the committed `local` stack file: the simulator's password
- * as a secret, Istio's 1.30.3 charts from the tool cache (the local-chart path air-gapped sites use), and no
- * product page check when the harness cannot answer for the page.
+ * as a secret, Istio 1.31's charts (ISTIO_VERSION, the 1.31.0-rc.0 snapshot's) from the tool cache through the
+ * local-chart path, and no product page check when the harness cannot answer for the page.
  */
 export function localStackConfig(password: string, cluster: LocalCluster, bin: string, extra: ConfigMap = {}): ConfigMap {
     return {
         "pks-istio-mesh:pksPassword": { value: password, secret: true },
-        "pks-istio-mesh:istioChartRepository": { value: path.join(bin, "istio-charts") },
+        ...localIstio(bin),
         ...(cluster.servesProductPage ? {} : { "pks-istio-mesh:verifyProductPage": { value: "false" } }),
         ...extra,
     };

@@ -7,6 +7,7 @@
  */
 import { execFile } from "child_process";
 import * as path from "path";
+import { imageTag } from "../../components/istio/meshInventory";
 import { LocalCluster } from "./localCluster";
 
 /** Envoy's StringMatcher, as protojson prints it (proto field names). */
@@ -101,18 +102,22 @@ export async function podsOf(cluster: LocalCluster, namespace: string, selector:
     }));
 }
 
-/** istiod's plaintext xDS address on loopback (the first ready istiod). */
-function xdsAddress(cluster: LocalCluster): string {
+/** istiod's plaintext xDS address on loopback and its release (the first ready istiod). */
+function xdsServer(cluster: LocalCluster): { address: string; release: string } {
     const istiod = cluster.istiod?.running().find((p) => p.ready);
     if (!istiod) {
         throw new Error("no ready istiod");
     }
-    return `127.0.0.1:${istiod.ports[15010]}`;
+    return { address: `127.0.0.1:${istiod.ports[15010]}`, release: imageTag(istiod.image) };
 }
 
-/** Asks istiod for a pod's listeners, as the pod's sidecar (or, for `router`, a gateway) would. */
+/**
+ * Asks istiod for a pod's listeners, as the pod's sidecar (or, for `router`, a gateway) would, announcing the
+ * proxy as one of istiod's own release (what injection gives it).
+ */
 export function listenersOf(toolsBin: string, cluster: LocalCluster, pod: WorkloadPod, type: "sidecar" | "router" = "sidecar"): Promise<XdsDump> {
-    const args = ["--xds", xdsAddress(cluster), "--type", type, "--pod", pod.name, "--namespace", pod.namespace, "--ip", pod.ip, "--service-account", pod.serviceAccount];
+    const { address, release } = xdsServer(cluster);
+    const args = ["--xds", address, "--istio-version", release, "--type", type, "--pod", pod.name, "--namespace", pod.namespace, "--ip", pod.ip, "--service-account", pod.serviceAccount];
     return new Promise((resolve, reject) => {
         execFile(path.join(toolsBin, "xds-listeners"), args, { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (error, stdout, stderr) => {
             if (error) {
@@ -278,4 +283,21 @@ export function gatewayAllows(dump: XdsDump, request: Request): boolean {
         throw new Error(`${dump.node}: the filter chains on port ${request.port} disagree on ${JSON.stringify(request)}`);
     }
     return [...verdicts][0];
+}
+
+/** One filter chain of a workload's inbound listener: its port (unset: every other port) and transport. */
+export interface InboundChain {
+    name: string;
+    port?: number;
+    /** The transport the chain matches: `tls` (mutual TLS), `raw_buffer` (plain text), or unset (either). */
+    transport?: string;
+}
+
+/** The filter chains of a workload's inbound listener (the one Envoy's captured inbound traffic reaches). */
+export function inboundChains(dump: XdsDump): InboundChain[] {
+    const inbound = dump.listeners.find((l) => l.trafficDirection === "INBOUND");
+    if (!inbound) {
+        throw new Error(`${dump.node} has no inbound listener (listeners: ${dump.listeners.map((l) => l.name).join(", ")})`);
+    }
+    return inbound.filterChains.map((c) => ({ name: c.name, port: c.destinationPort, transport: c.transportProtocol }));
 }

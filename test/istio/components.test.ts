@@ -5,7 +5,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import { expect } from "chai";
 import { IstioBase } from "../../components/istio/base";
-import { chartReleaseArgs } from "../../components/istio/chart";
+import { chartReleaseArgs, compatibilityValues } from "../../components/istio/chart";
 import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { GATEWAY_RELEASE_NAME, IstioIngressGateway } from "../../components/istio/ingressGateway";
@@ -13,8 +13,9 @@ import { MeshMtls } from "../../components/istio/meshMtls";
 import { LB_ADDRESS, Recorder, Registered, dependenciesOf, mocks, unwrap, useMocks } from "../harness";
 import { isManifest, validateManifests } from "../validate";
 
-const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
+const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const RELEASE = "kubernetes:helm.sh/v3:Release";
+const VWC = "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration";
 
 /** The gateway chart's rule for its pods' selector labels (templates/_helpers.tpl, `gateway.selectorLabels`). */
 function gatewayChartSelector(releaseName: string, values: { labels?: Record<string, string> }): Record<string, string> {
@@ -38,8 +39,8 @@ async function mesh(recorder: Recorder, controlPlane: Partial<ConstructorParamet
 describe("Istio charts", () => {
     it("come from an HTTPS repository, an OCI registry or a local directory", () => {
         expect(chartReleaseArgs("istiod", charts)).to.deep.equal({ chart: "istiod", version: "1.30.3", repositoryOpts: { repo: charts.repository } });
-        expect(chartReleaseArgs("base", { repository: "oci://registry.istio.io/release/charts/", version: "1.30.3" }))
-            .to.deep.equal({ chart: "oci://registry.istio.io/release/charts/base", version: "1.30.3" });
+        expect(chartReleaseArgs("base", { repository: "oci://ghcr.io/istio/release/charts/", version: "1.31.1" }))
+            .to.deep.equal({ chart: "oci://ghcr.io/istio/release/charts/base", version: "1.31.1" });
         expect(chartReleaseArgs("gateway", { repository: "./charts", version: "1.30.3" })).to.deep.equal({ chart: "./charts/gateway" });
         expect(chartReleaseArgs("gateway", { repository: "/srv/istio-charts/", version: "1.30.3" })).to.deep.equal({ chart: "/srv/istio-charts/gateway" });
     });
@@ -88,17 +89,46 @@ describe("Istio components", () => {
             autoscaleEnabled: true, autoscaleMin: 2, autoscaleMax: 5, revision: "canary",
             global: { hub: "harbor.example.com/istio" }, resources: { requests: { cpu: "1", memory: "2Gi" } },
         });
+
         // The istiod chart leaves the replica count to its autoscaler (HPA autoscaleMin..autoscaleMax) and creates
         // its PodDisruptionBudget only when autoscaleMin > 1.
         expect((istiod.inputs.values as { autoscaleMin: number }).autoscaleMin).to.be.greaterThan(1);
         expect(mocks.find(RELEASE, "istio-istio-base").inputs.values).to.deep.equal({ defaultRevision: "" });
-        const validator = mocks.find("kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration", "istio-webhook");
-        expect(validator.inputs.metadata).to.deep.include({ name: "istiod-default-validator", labels: { app: "istiod", istio: "istiod", "istio.io/rev": "canary" } });
-        expect((validator.inputs.webhooks as Array<{ clientConfig: unknown; failurePolicy: string }>)[0]).to.deep.include({
-            clientConfig: { service: { name: "istiod-canary", namespace: "istio-system", path: "/validate" } }, failurePolicy: "Fail",
-        });
-        expect(recorder2.explicitDependencies("kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration", "istio-webhook")).to.deep.equal([canaryPlane.release]);
+        const validator = mocks.find(VWC, "istio-webhook");
+        // istiod finds the webhooks it serves by their istio.io/rev label.
+        expect((validator.inputs.metadata as { name: string; labels: Record<string, string> }).name).to.equal("istiod-default-validator");
+        expect((validator.inputs.metadata as { labels: Record<string, string> }).labels).to.include({ "istio.io/rev": "canary" });
+        expect((validator.inputs.webhooks as Array<{ clientConfig: unknown }>)[0].clientConfig)
+            .to.deep.equal({ service: { name: "istiod-canary", namespace: "istio-system", path: "/validate" } });
+        expect(recorder2.explicitDependencies(VWC, "istio-webhook")).to.deep.equal([canaryPlane.release]);
         expect((mocks.find(RELEASE, "istio-gateway").inputs.values as { revision: string }).revision).to.equal("canary");
+    });
+
+    it("pulls Istio's images from docker.io/istio unless imageHub says otherwise, and keeps an earlier minor's behaviour on request", async () => {
+        await mesh(new Recorder(), { charts: { ...charts, version: "1.31.1", compatibilityVersion: "1.30" } });
+        // Releases from 1.31 on are published only there (the charts of 1.30 name registry.istio.io/release).
+        const values = mocks.find(RELEASE, "istio-istiod").inputs.values as { global: unknown; compatibilityVersion?: string };
+        expect(values.global).to.deep.equal({ hub: "docker.io/istio" });
+        // Only charts newer than the kept minor get it: a chart has profiles for the minors before its own only.
+        expect(values.compatibilityVersion).to.equal("1.30");
+        expect(mocks.find(RELEASE, "istio-istio-base").inputs.values).to.deep.equal({ defaultRevision: "" });
+        expect(compatibilityValues({ ...charts, compatibilityVersion: "1.30" })).to.deep.equal({});
+        expect(compatibilityValues({ ...charts, version: "1.31.0-rc.0", compatibilityVersion: "1.30" })).to.deep.equal({ compatibilityVersion: "1.30" });
+    });
+
+    it("creates the default validator failing open and leaves to istiod what istiod owns, as upstream's default tag does", async () => {
+        const recorder = new Recorder();
+        await mesh(recorder);
+        const webhook = (mocks.find(VWC, "istio-webhook").inputs.webhooks as Array<Record<string, unknown>>)[0];
+        // Until istiod has written its CA in, the API server cannot call it: failing open then admits the object
+        // (unvalidated) instead of refusing it; istiod switches the webhook to Fail itself.
+        expect(webhook.failurePolicy).to.equal("Ignore");
+        expect(webhook.clientConfig).to.not.have.nested.property("caBundle");
+        // Objects labelled for a revision are that revision's own validator's, during a canary too.
+        expect(webhook.objectSelector).to.deep.equal({ matchExpressions: [{ key: "istio.io/rev", operator: "DoesNotExist" }] });
+        // A later update never takes back what istiod wrote: no diff on those fields, not even after a refresh.
+        const declared = recorder.find(VWC, "istio-webhook");
+        expect(declared.opts.ignoreChanges).to.have.members(["webhooks[*].failurePolicy", "webhooks[*].clientConfig.caBundle"]);
     });
 
     it("labels injection for the default revision and for a named one, and names its control plane for workloads", async () => {

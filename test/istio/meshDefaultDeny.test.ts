@@ -12,7 +12,7 @@ import { AuthorizationPolicy } from "../../components/istio/resources";
 import { Recorder, mocks, useMocks } from "../harness";
 import { validateManifests } from "../validate";
 
-const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
+const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy";
 
 describe("MeshDefaultDeny", () => {

@@ -15,7 +15,7 @@ import { IstioRevisionTag } from "../../components/istio/revisionTag";
 import { Recorder, dependenciesOf, mocks, runProgram, unwrap, useMocks } from "../harness";
 import { isManifest, validateManifests } from "../validate";
 
-const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
+const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 const MWC = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration";
 
@@ -46,7 +46,8 @@ describe("IstioRevisionTag", () => {
         await recorder.settle();
         const mwc = mocks.find(MWC, "istio-tag-prod-stable-webhook");
         expect(mwc.inputs.metadata).to.deep.equal({
-            name: "istio-revision-tag-prod-stable", labels: { "istio.io/tag": "prod-stable", "istio.io/rev": "1-30-3", app: "sidecar-injector" },
+            name: "istio-revision-tag-prod-stable",
+            labels: { "istio.io/tag": "prod-stable", "istio.io/rev": "1-30-3", app: "sidecar-injector", "operator.istio.io/component": "Pilot", "app.kubernetes.io/name": "istiod" },
         });
         const webhooks = mwc.inputs.webhooks as Webhook[];
         // istiod writes its CA into webhooks whose name ends so, in configurations labelled with its revision.
@@ -64,8 +65,25 @@ describe("IstioRevisionTag", () => {
             selector: "prod-stable", namespaceLabels: { "istio.io/rev": "prod-stable" }, podLabels: { "istio.io/rev": "prod-stable" },
             workloadAnnotations: { "pks-istio-mesh/control-plane": "istiod-1-30-3@1.30.3" },
         });
-        expect(tag.injection.readyBefore).to.deep.equal([stable.release, tag.webhook]);
+        expect(tag.injection.readyBefore).to.deep.equal([stable.release, tag.webhook, tag.service]);
         expect(recorder.explicitDependencies(MWC, "istio-tag-prod-stable-webhook")).to.deep.equal([stable.release]);
+    });
+
+    it("has the tag's Service, which istiod's tag watcher counts and which selects the revision's istiod pods", async () => {
+        const recorder = new Recorder();
+        const { provider, stable } = await planes(recorder);
+        new IstioRevisionTag("istio-tag-prod-stable", { provider, tag: "prod-stable", controlPlane: stable }, recorder.opts());
+        await recorder.settle();
+        const service = mocks.find("kubernetes:core/v1:Service", "istio-tag-prod-stable-service");
+        expect(service.inputs.metadata).to.deep.include({ name: "istiod-revision-tag-prod-stable", namespace: "istio-system" });
+        // The tag watcher (pkg/revisions/tag_watcher.go) indexes Services by these two labels.
+        expect((service.inputs.metadata as { labels: Record<string, string> }).labels).to.include({ "istio.io/tag": "prod-stable", "istio.io/rev": "1-30-3" });
+        const spec = service.inputs.spec as { selector: Record<string, string>; ports: Array<{ name: string; port: number; targetPort?: number }> };
+        // The labels the istiod chart gives the revision's pods (templates/deployment.yaml).
+        expect(spec.selector).to.deep.equal({ app: "istiod", "istio.io/rev": "1-30-3" });
+        expect(spec.ports.map((p) => `${p.name}:${p.port}${p.targetPort ? `->${p.targetPort}` : ""}`))
+            .to.deep.equal(["grpc-xds:15010", "https-dns:15012", "https-webhook:443->15017", "http-monitoring:15014"]);
+        expect(recorder.explicitDependencies("kubernetes:core/v1:Service", "istio-tag-prod-stable-service")).to.deep.equal([stable.release]);
     });
 
     it("moves by an update of the same object, and the default tag also answers the default revision's selectors", async () => {
@@ -135,23 +153,23 @@ describe("the control-plane removal guard", () => {
 
     it("names the pods outside the program's own namespaces that a dropped revision still injected", () => {
         const inventory = {
-            revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }],
+            revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }], tags: {},
             pods: [pod("bookinfo", "details-v1-x", "1-30-3"), pod("team-a", "api-1", "1-30-3"), pod("team-a", "api-2", "1-31-0"), pod("istio-ingress", "gw", "1-30-3")],
         };
         const own = [{ namespace: "bookinfo" }, { namespace: "istio-ingress" }];
         expect(revisionsInUse(inventory, ["1-31-0"], own)).to.deep.equal({ "1-30-3": ["team-a/api-1"] });
         expect(revisionsInUse(inventory, ["1-30-3", "1-31-0"], own)).to.deep.equal({});
         // Revisions that are not installed are never "in use"; pods of the program's own namespaces roll first.
-        expect(revisionsInUse({ revisions: [{ revision: "1-30-3", version: "1.30.3" }], pods: [pod("bookinfo", "p", "1-30-3")] }, ["1-31-0"], [{ namespace: "bookinfo" }])).to.deep.equal({});
+        expect(revisionsInUse({ revisions: [{ revision: "1-30-3", version: "1.30.3" }], tags: {}, pods: [pod("bookinfo", "p", "1-30-3")] }, ["1-31-0"], [{ namespace: "bookinfo" }])).to.deep.equal({});
         // In a namespace the program does not own, only Bookinfo's own pods are its to roll.
-        const shared = { revisions: inventory.revisions, pods: [{ ...pod("default", "details-v1-x", "1-30-3"), app: "details" }, { ...pod("default", "cron-1", "1-30-3"), app: "cron" }, pod("default", "bare", "1-30-3")] };
+        const shared = { revisions: inventory.revisions, tags: {}, pods: [{ ...pod("default", "details-v1-x", "1-30-3"), app: "details" }, { ...pod("default", "cron-1", "1-30-3"), app: "cron" }, pod("default", "bare", "1-30-3")] };
         expect(revisionsInUse(shared, ["1-31-0"], [{ namespace: "default", apps: ["details", "ratings", "reviews", "productpage"] }]))
             .to.deep.equal({ "1-30-3": ["default/cron-1", "default/bare"] });
     });
 
     it("counts the proxies per namespace by revision and release", () => {
         const pod = (namespace: string, revision: string, proxyVersion: string) => ({ namespace, name: "p", revision, proxyVersion });
-        expect(countProxies({ revisions: [], pods: [pod("bookinfo", "1-30-3", "1.30.3"), pod("bookinfo", "1-31-0", "1.31.0"), pod("bookinfo", "1-31-0", "1.31.0"), pod("istio-ingress", "1-31-0", "1.31.0")] }))
+        expect(countProxies({ revisions: [], tags: {}, pods: [pod("bookinfo", "1-30-3", "1.30.3"), pod("bookinfo", "1-31-0", "1.31.0"), pod("bookinfo", "1-31-0", "1.31.0"), pod("istio-ingress", "1-31-0", "1.31.0")] }))
             .to.deep.equal({ bookinfo: { "1-30-3 1.30.3": 1, "1-31-0 1.31.0": 2 }, "istio-ingress": { "1-31-0 1.31.0": 1 } });
     });
 
@@ -173,7 +191,7 @@ describe("the program with control planes side by side", function () {
     const kubeconfig = "current-context: lab\ncontexts: [{name: lab, context: {cluster: lab, user: me}}]\nclusters: [{name: lab, cluster: {server: 'https://lab.example.com:6443'}}]\nusers: [{name: me, user: {token: t}}]\n";
     const canary = {
         [`${P}clusterSource`]: "existing", [`${P}kubeconfig`]: kubeconfig, [`${P}verifyProductPage`]: "false",
-        [`${P}istioRevisions`]: JSON.stringify([{ name: "1-30-3" }, { name: "1-31-0", version: "1.31.0" }]),
+        [`${P}istioRevisions`]: JSON.stringify([{ name: "1-30-3", version: "1.30.3" }, { name: "1-31-0", version: "1.31.0" }]),
         [`${P}istioRevisionTags`]: JSON.stringify({ "prod-stable": "1-31-0", "prod-canary": "1-31-0", default: "1-30-3" }),
         [`${P}bookinfoRevision`]: "prod-stable",
         [`${P}meshNamespaces`]: JSON.stringify({ "team-a": "prod-canary" }),
@@ -199,9 +217,16 @@ describe("the program with control planes side by side", function () {
         expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod-canary" } });
         // Every manifest, the tags' webhooks and the default validator among them, passes its schema.
         validateManifests(mocks.registered.filter((r) => isManifest(r) && r.type.startsWith("kubernetes:") && !r.id));
-        expect(await unwrap((run.exports!.mesh as { controlPlanes: unknown }).controlPlanes)).to.deep.equal([
-            { revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" },
-        ]);
+    });
+
+    it("reports the control planes and tags the cluster runs, not the ones it was asked for", async () => {
+        // The cluster still runs only the first revision, on a release of its own; the output says so.
+        const run = await runProgram(canary, [`${P}kubeconfig`], "test", false,
+            { revisions: [{ revision: "1-30-3", version: "1.30.2" }], tags: { "prod-stable": "1-30-3" }, pods: [] });
+        expect(run.error).to.equal(undefined);
+        const mesh = run.exports!.mesh as { controlPlanes: unknown; tags: unknown };
+        expect(await unwrap(mesh.controlPlanes)).to.deep.equal([{ revision: "1-30-3", version: "1.30.2" }]);
+        expect(await unwrap(mesh.tags)).to.deep.equal({ "prod-stable": "1-30-3" });
     });
 
     it("asks the cluster which control planes are in use before the Kubernetes provider may act", async () => {
@@ -224,7 +249,7 @@ describe("the program with control planes side by side", function () {
     it("fails the check itself when a dropped control plane still injects pods", async () => {
         await useMocks();
         mocks.inventory = {
-            revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }],
+            revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }], tags: {},
             pods: [{ namespace: "team-a", name: "api-1", revision: "1-30-3", proxyVersion: "1.30.3" }],
         };
         const checked = guardRevisionRemoval({ kubeconfig: "kubeconfig", keep: ["1-31-0"], own: [{ namespace: "bookinfo" }] });
@@ -236,7 +261,7 @@ describe("the program with control planes side by side", function () {
 
     it("words the refusal with the pods and what to do", () => {
         const inventory = {
-            revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }],
+            revisions: [{ revision: "1-30-3", version: "1.30.3" }, { revision: "1-31-0", version: "1.31.0" }], tags: {},
             pods: [{ namespace: "team-a", name: "api-1", revision: "1-30-3", proxyVersion: "1.30.3" }],
         };
         expect(removalProblem(inventory, ["1-31-0"], [{ namespace: "bookinfo" }, { namespace: "istio-ingress" }])).to.equal(

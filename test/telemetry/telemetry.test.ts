@@ -28,7 +28,7 @@ import { validateManifests } from "../validate";
 import { istioAddons } from "./upstream";
 
 const ADDONS = istioAddons("1.30.3");
-const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
+const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const HUB = "harbor.example.com/mirror";
 
 /** The images Istio 1.30.3's samples/addons run. */

@@ -15,10 +15,10 @@ import { TELEMETRY_ADDONS } from "../../components/telemetry/manifests";
 import { toolVersions } from "../e2e/workspace";
 import { ROOT } from "../stacks";
 
-/** The snapshots of the releases whose add-ons the program pins (1.31.0-rc.0's sha256 as in the snapshots' README). */
+/** The snapshots of the releases whose add-ons the program pins (as test/e2e/tools/versions.env names them). */
 export const ISTIO_SNAPSHOTS: Readonly<Record<string, { file: string; sha256: string }>> = {
-    "1.30.3": { file: toolVersions().ISTIO_SNAPSHOT, sha256: toolVersions().ISTIO_SHA256 },
-    "1.31.0-rc.0": { file: "istio-1.31.0-rc.0.tar.gz", sha256: "79a01927a8e3610e60e251e7c0d21a129970563f5c765a064d7d18916b0087d0" },
+    [toolVersions().ISTIO_PREVIOUS_VERSION]: { file: toolVersions().ISTIO_PREVIOUS_SNAPSHOT, sha256: toolVersions().ISTIO_PREVIOUS_SHA256 },
+    [toolVersions().ISTIO_VERSION]: { file: toolVersions().ISTIO_SNAPSHOT, sha256: toolVersions().ISTIO_SHA256 },
 };
 
 /** Where the upstream snapshots are. */
