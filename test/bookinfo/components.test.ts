@@ -19,6 +19,8 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
 const SA = "kubernetes:core/v1:ServiceAccount";
 const NAMESPACE = "kubernetes:core/v1:Namespace";
+/** The exact field manager of the program's label patches (stack "test"). */
+const OWN_PATCH = { "pulumi.com/patchFieldManager": "pks-istio-mesh/test" };
 const GATEWAY = "kubernetes:networking.istio.io/v1:Gateway";
 const VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService";
 const DESTINATION_RULE = "kubernetes:networking.istio.io/v1:DestinationRule";
@@ -171,7 +173,7 @@ describe("BookinfoApp", () => {
         await deploy(new Recorder(), { namespace: "default", createNamespace: false });
         expect(mocks.ofType(NAMESPACE).map((n) => n.name)).to.not.include("bookinfo-namespace");
         const patch = mocks.find("kubernetes:core/v1:NamespacePatch", "bookinfo-injection-label");
-        expect(patch.inputs.metadata).to.deep.equal({ name: "default", labels: { "istio-injection": "enabled" } });
+        expect(patch.inputs.metadata).to.deep.equal({ name: "default", labels: { "istio-injection": "enabled" }, annotations: OWN_PATCH });
         expect(deployments().every((d) => (d.inputs.metadata as { namespace: string }).namespace === "default")).to.equal(true);
 
         expect(mocks.ofType("command:local:Command"), "nothing to remove for the default revision in namespace mode").to.deep.equal([]);
@@ -188,7 +190,7 @@ describe("BookinfoApp", () => {
         expect(rules()).to.deep.equal({ "istio-injection": null });
         expect(removal().inputs).to.deep.include({ create: "remove", update: "remove", delete: "restore" });
         expect(isSecretValue(removal().rawInputs.environment), "the kubeconfig reaches the engine as a secret").to.equal(true);
-        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "bookinfo-injection-label").inputs.metadata).to.deep.equal({ name: "default", labels: { "istio.io/rev": "canary" } });
+        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "bookinfo-injection-label").inputs.metadata).to.deep.equal({ name: "default", labels: { "istio.io/rev": "canary" }, annotations: OWN_PATCH });
         // The label goes before the revision label is set and before any pod is created.
         const removing = recorder.find("command:local:Command", "bookinfo-blocking-labels").resource;
         const labelling = recorder.find("kubernetes:core/v1:NamespacePatch", "bookinfo-injection-label");

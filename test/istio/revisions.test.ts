@@ -17,6 +17,8 @@ import { isManifest, validateManifests } from "../validate";
 
 const charts = { repository: "https://istio-release.storage.googleapis.com/charts", version: "1.30.3" };
 const RELEASE = "kubernetes:helm.sh/v3:Release";
+/** The exact field manager of the program's label patches (stack "test"). */
+const OWN_PATCH = { "pulumi.com/patchFieldManager": "pks-istio-mesh/test" };
 const MWC = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration";
 
 interface Webhook {
@@ -114,9 +116,11 @@ describe("MeshNamespace", () => {
         const tag = new IstioRevisionTag("istio-tag-prod", { provider, tag: "prod", controlPlane: stable });
         const ns = new MeshNamespace("mesh-team-a", { provider, namespace: "team-a", injection: tag.injection, kubeconfig: "kubeconfig" }, recorder.opts());
         await recorder.settle();
-        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod" } });
+        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod" }, annotations: OWN_PATCH });
         const removal = mocks.find("command:local:Command", "mesh-team-a-blocking-labels");
         expect(JSON.parse((removal.inputs.environment as Record<string, string>).NAMESPACE_LABELS_REMOVE)).to.deep.equal({ "istio-injection": null });
+        // Labels count as the program's own only when its patch's exact field manager set them.
+        expect(JSON.parse((removal.inputs.environment as Record<string, string>).NAMESPACE_LABELS_OWN_MANAGERS)).to.deep.equal(["pks-istio-mesh/test"]);
         expect(await dependenciesOf(recorder.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label")))
             .to.include(recorder.find("command:local:Command", "mesh-team-a-blocking-labels").resource);
         expect(await unwrap(ns.namespaceName)).to.equal("team-a");
@@ -196,7 +200,7 @@ describe("the program with control planes side by side", function () {
         const template = (mocks.find("kubernetes:apps/v1:Deployment", "bookinfo-details-v1").inputs.spec as { template: { metadata: { annotations: Record<string, string> } } }).template;
         expect(template.metadata.annotations).to.include({ "pks-istio-mesh/control-plane": "istiod-1-31-0@1.31.0" });
         expect((mocks.find(RELEASE, "istio-gateway").inputs.values as { revision: string }).revision).to.equal("prod-stable");
-        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod-canary" } });
+        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod-canary" }, annotations: OWN_PATCH });
         // Every manifest, the tags' webhooks and the default validator among them, passes its schema.
         validateManifests(mocks.registered.filter((r) => isManifest(r) && r.type.startsWith("kubernetes:") && !r.id));
         expect(await unwrap((run.exports!.mesh as { controlPlanes: unknown }).controlPlanes)).to.deep.equal([
