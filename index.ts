@@ -9,11 +9,13 @@ import {
     IstioDefaultValidator, IstioIngressGateway, IstioRevisionTag, MeshMtls, MeshNamespace, PksCluster, PksNetworkProfile, ProductPageCheck,
     SidecarInjection, dataPlaneVersions, guardRevisionRemoval,
 } from "./components";
-import { loadConfig } from "./components/config";
+import { loadConfig, verifiedKubeconfig } from "./components/config";
 import { BookinfoAuthorization, MeshDefaultDeny, MeshTelemetry, TelemetryAddon, meshConfigOf, telemetryAddonsOf } from "./components";
 
 // Fails with every configuration problem listed before anything is registered.
 const config = loadConfig();
+// Settings that weaken a default say so on every preview and update.
+config.warnings.forEach((warning) => pulumi.log.warn(warning));
 
 // 1-2. The cluster: a PKS network profile and cluster, or an existing cluster's kubeconfig.
 let cluster: PksCluster | undefined;
@@ -36,7 +38,9 @@ if (config.cluster.source === "pks") {
         timeoutMinutes: pks.timeoutMinutes,
         pollIntervalSeconds: pks.pollSeconds,
     }, { protect: pks.cluster.protect });
-    clusterKubeconfig = cluster.kubeconfig;
+    // Refused (naming the setting) when it does not verify the API server, unless allowInsecureKubeconfig.
+    clusterKubeconfig = cluster.kubeconfig.apply((text) => verifiedKubeconfig(text,
+        `the kubeconfig of PKS cluster ${pks.cluster.name} (get-credentials)`, config.safety.allowInsecureKubeconfig));
     clusterIdentifier = cluster.uuid;
 } else {
     clusterKubeconfig = config.cluster.kubeconfig;
@@ -62,8 +66,11 @@ const checkedKubeconfig = pulumi.secret(pulumi.all([clusterKubeconfig, revisionC
 
 // The only Kubernetes provider: the default provider is disabled (Pulumi.yaml), so nothing can land on whatever
 // cluster the caller's own kubeconfig points at. A stable identifier keeps fresh credentials from replacing
-// every Kubernetes object.
-const provider = new k8s.Provider("mesh-cluster", { kubeconfig: checkedKubeconfig, clusterIdentifier });
+// every Kubernetes object. A create never takes over an object that already exists (it fails, naming it), unless
+// the user asks for adoption; set here either way, so that PULUMI_K8S_UPSERT_EXISTING_OBJECTS cannot turn it on.
+const provider = new k8s.Provider("mesh-cluster", {
+    kubeconfig: checkedKubeconfig, clusterIdentifier, upsertExistingObjects: config.safety.adoptExistingObjects,
+});
 
 // 3. Istio: CRDs (the newest release's), the CNI agent, one control plane per revision, revision tags, mesh-wide
 // mutual TLS, ingress gateway.
@@ -144,6 +151,8 @@ const bookinfoAuthorization = config.authorization.bookinfo ? new BookinfoAuthor
     gateway: ingressGateway,
     trustDomain: config.authorization.trustDomain,
     allowAtGateway: config.authorization.meshDefaultDeny,
+    // A namespace-wide deny only in a namespace of the program's own: in someone else's it would deny their workloads.
+    namespaceDefaultDeny: config.bookinfo.createNamespace,
 }) : undefined;
 const meshDefaultDeny = config.authorization.meshDefaultDeny && bookinfoAuthorization
     ? new MeshDefaultDeny("mesh", { provider, validation, after: [bookinfoAuthorization] }) : undefined;
@@ -188,7 +197,9 @@ const meshTelemetry = telemetrySettings.prometheus || telemetrySettings.tracing 
 export const clusterInfo = cluster
     ? { name: cluster.clusterName, uuid: cluster.uuid, masterHost: cluster.masterHost, masterIps: cluster.masterIps, workerNodes: cluster.workerNodes }
     : { server: clusterIdentifier };
-export const kubeconfig = clusterKubeconfig;
+/** The cluster's cluster-admin kubeconfig (a secret), only with exportKubeconfig: `pks get-credentials` gives it too. */
+export const kubeconfig = config.safety.exportKubeconfig ? clusterKubeconfig
+    : "not exported (exportKubeconfig is false): `pks get-credentials` (or `tkgi get-credentials`) gives it to whoever may have it";
 export const gatewayAddress = ingressGateway.address;
 export const productPageUrl = ingress.productPageUrl;
 export const verification = check ? check.result : "skipped (verifyProductPage is false)";
@@ -200,7 +211,7 @@ export const mesh = {
 };
 /** What Bookinfo's AuthorizationPolicies allow (policy → callers, methods, paths, port). */
 export const authorization = bookinfoAuthorization
-    ? { allowed: bookinfoAuthorization.allowed, meshDefaultDeny: meshDefaultDeny !== undefined }
+    ? { allowed: bookinfoAuthorization.allowed, namespaceDefaultDeny: bookinfoAuthorization.namespaceDefaultDeny, meshDefaultDeny: meshDefaultDeny !== undefined }
     : "off (bookinfoAuthorization is false)";
 /** How to open each add-on's UI, and what the Telemetry API sets. */
 export const telemetry = meshTelemetry || telemetryAddons.length > 0 ? {

@@ -65,6 +65,35 @@ describe("configuration", () => {
         expect(config.bookinfo).to.deep.equal({ namespace: "bookinfo", createNamespace: true, injectionMode: "namespace", destinationRuleMtls: true, revision: undefined, podSecurity: undefined });
         expect(config.meshNamespaces).to.deep.equal({});
         expect(config.verify).to.deep.equal({ enabled: true, timeoutSeconds: 600 });
+        // Nothing taken over, nothing untrusted accepted, no cluster-admin credentials handed out: unless asked.
+        expect(config.safety).to.deep.equal({ adoptExistingObjects: false, allowInsecureKubeconfig: false, exportKubeconfig: false });
+    });
+
+    it("warns on every run about a setting that weakens a default: skipping the PKS API's certificate, adopting", () => {
+        expect(load(pksConfig()).warnings).to.deep.equal([
+            `${P}pksSkipTlsValidation is true: pksctl logs in with \`-k\`, so the PKS API's certificate is not verified and whoever answers for api.pks.example.com gets the PKS credentials; set pksCaCert instead`,
+        ]);
+        const verified = pksConfig({ pksSkipTlsValidation: undefined, pksCaCert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" });
+        expect(load(verified).warnings).to.deep.equal([]);
+        expect(load({ ...verified, [`${P}adoptExistingObjects`]: "true" }).warnings).to.deep.equal([
+            `${P}adoptExistingObjects is true: Kubernetes objects that already exist are taken over by the stack and deleted by \`pulumi destroy\`; set it back to false once the objects you meant to adopt are in the stack`,
+        ]);
+    });
+
+    it("refuses an existing cluster's kubeconfig that does not verify the API server, unless allowInsecureKubeconfig", () => {
+        const kubeconfig = (cluster: string) => `apiVersion: v1\nkind: Config\ncurrent-context: lab\ncontexts:\n- name: lab\n  context: {cluster: lab, user: me}\nclusters:\n- name: lab\n  cluster: ${cluster}\nusers:\n- name: me\n  user: {token: abc}\n`;
+        const existing = (text: string, more: Record<string, string> = {}) => ({ [`${P}clusterSource`]: "existing", [`${P}kubeconfig`]: text, [`${P}verifyProductPage`]: "false", ...more });
+        const skipping = kubeconfig("{server: 'https://10.0.0.1:6443', insecure-skip-tls-verify: true}");
+        expect(problems(existing(skipping))).to.include(`${P}kubeconfig: ${P}kubeconfig skips verifying the API server's certificate (insecure-skip-tls-verify: true): ` +
+            `give it the cluster's CA (certificate-authority-data) so that the API server is verified, or set ${P}allowInsecureKubeconfig to true to accept it`);
+        expect(problems(existing(kubeconfig("{server: 'http://10.0.0.1:8080'}")))).to.include(`${P}kubeconfig: ${P}kubeconfig reaches the API server over plain http (http://10.0.0.1:8080)`);
+        // Only the current context's cluster counts.
+        const other = skipping.replace("clusters:\n", "clusters:\n- name: old\n  cluster: {server: 'https://10.9.9.9', insecure-skip-tls-verify: true}\n")
+            .replace("insecure-skip-tls-verify: true}\nusers", "certificate-authority-data: Q0E=}\nusers");
+        expect(load(existing(other)).warnings).to.deep.equal([]);
+        const allowed = load(existing(skipping, { [`${P}allowInsecureKubeconfig`]: "true" }));
+        expect(allowed.cluster).to.include({ source: "existing", server: "https://10.0.0.1:6443" });
+        expect(allowed.warnings).to.deep.equal([`${P}kubeconfig skips verifying the API server's certificate (insecure-skip-tls-verify: true); accepted because ${P}allowInsecureKubeconfig is true`]);
     });
 
     it("declares every scalar key with a default in Pulumi.yaml, with the schema's type and default", () => {
@@ -186,6 +215,8 @@ const BAD: Array<{ what: string; config: Record<string, string>; expect: string[
     { what: "an authorization switch that is not a boolean", config: pksConfig({ bookinfoAuthorization: "on" }), expect: [`${P}bookinfoAuthorization: "on" is not allowed: expected true or false`] },
     { what: "an add-on source over http", config: pksConfig({ telemetryPrometheus: "true", telemetryAddonsSource: "http://mirror.example.com/addons" }), expect: [`${P}telemetryAddonsSource: "http://mirror.example.com/addons" is not allowed: expected an https:// base URL or a local directory`] },
     { what: "an add-on source without an add-on", config: pksConfig({ telemetryAddonsSource: "https://mirror.example.com/addons", telemetryAccessLogging: "true" }), expect: [`${P}telemetryAddonsSource: is only used with an add-on: set telemetryPrometheus, telemetryGrafana, telemetryKiali or telemetryTracing, or remove it`] },
+    { what: "an insecure kubeconfig", config: { [`${P}clusterSource`]: "existing", [`${P}verifyProductPage`]: "false", [`${P}kubeconfig`]: "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: 'https://10.0.0.1:6443', insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: hunter2-pks}}]\n" }, expect: [`${P}kubeconfig: ${P}kubeconfig skips verifying the API server's certificate (insecure-skip-tls-verify: true)`, `or set ${P}allowInsecureKubeconfig to true`] },
+    { what: "an adoption switch that is not a boolean", config: pksConfig({ adoptExistingObjects: "yes" }), expect: [`${P}adoptExistingObjects: "yes" is not allowed: expected true or false`] },
     { what: "an add-on directory without the manifests", config: pksConfig({ telemetryPrometheus: "true", telemetryTracing: "jaeger", telemetryAddonsSource: "./no-such-addons" }), expect: [`${P}telemetryAddonsSource: "./no-such-addons" is not allowed: the local add-on directory has no prometheus.yaml, jaeger.yaml (copy them from Istio's samples/addons)`] },
 ];
 

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { NetworkProfileParameters } from "../pks/networkProfile";
-import { Problem, compareVersions, crossChecks, kubeconfigServer, suggest } from "./rules";
+import { Problem, compareVersions, crossChecks, insecureKubeconfig, kubeconfigServer, suggest } from "./rules";
 import { ConfigValues, PROJECT, SECRET_KEYS, configSchema } from "./schema";
 
 export { PROJECT, configSchema } from "./schema";
@@ -110,6 +110,20 @@ export interface MeshConfig {
         /** Where the add-on manifests come from; unset: Istio's published samples for the Istio release. */
         addonsSource?: string;
     };
+    /** What the program may take over, trust and hand out (README, "Threat model"). */
+    safety: {
+        /**
+         * Create over Kubernetes objects that already exist (the provider's `upsertExistingObjects`): they are
+         * adopted, and deleted on destroy. Off: such a create fails, naming the object.
+         */
+        adoptExistingObjects: boolean;
+        /** Accept a cluster kubeconfig that does not verify the API server (a warning on every run). */
+        allowInsecureKubeconfig: boolean;
+        /** Export the cluster's (cluster-admin) kubeconfig as the stack output `kubeconfig`, a secret. */
+        exportKubeconfig: boolean;
+    };
+    /** What every preview and update warns about (settings that weaken a default). */
+    warnings: string[];
 }
 
 /** One control plane (istiod release). */
@@ -139,6 +153,7 @@ export function loadConfig(
         }
     }
     const problems: Problem[] = [];
+    const warnings: string[] = [];
     const result = configSchema.safeParse(values);
     if (!result.success) {
         for (const issue of result.error.issues) {
@@ -167,6 +182,12 @@ export function loadConfig(
         try {
             const text = fromConfig ?? fs.readFileSync(env.KUBECONFIG!, "utf8");
             existing = { source: "existing", kubeconfig: pulumi.secret(text), server: kubeconfigServer(text, origin), origin };
+            const insecure = insecureKubeconfig(text, origin);
+            if (insecure !== undefined && !result.data.allowInsecureKubeconfig) {
+                problems.push({ key: "kubeconfig", message: insecureKubeconfigRefusal(insecure) });
+            } else if (insecure !== undefined) {
+                warnings.push(insecureKubeconfigWarning(insecure));
+            }
         } catch (e) {
             problems.push({ key: "kubeconfig", message: (e as Error).message });
         }
@@ -217,7 +238,45 @@ export function loadConfig(
             accessLogging: v.telemetryAccessLogging,
             addonsSource: v.telemetryAddonsSource,
         },
+        safety: {
+            adoptExistingObjects: v.adoptExistingObjects,
+            allowInsecureKubeconfig: v.allowInsecureKubeconfig,
+            exportKubeconfig: v.exportKubeconfig,
+        },
+        warnings: [
+            ...v.clusterSource === "pks" && v.pksSkipTlsValidation ? [`${PROJECT}:pksSkipTlsValidation is true: pksctl logs in with \`-k\`, ` +
+                `so the PKS API's certificate is not verified and whoever answers for ${v.pksApiUrl} gets the PKS credentials; set pksCaCert instead`] : [],
+            ...v.adoptExistingObjects ? [`${PROJECT}:adoptExistingObjects is true: Kubernetes objects that already exist are taken over ` +
+                "by the stack and deleted by `pulumi destroy`; set it back to false once the objects you meant to adopt are in the stack"] : [],
+            ...warnings,
+        ],
     };
+}
+
+/** The refusal of a kubeconfig that does not verify the API server. */
+function insecureKubeconfigRefusal(reason: string): string {
+    return `${reason}: give it the cluster's CA (certificate-authority-data) so that the API server is verified, ` +
+        `or set ${PROJECT}:allowInsecureKubeconfig to true to accept it`;
+}
+
+function insecureKubeconfigWarning(reason: string): string {
+    return `${reason}; accepted because ${PROJECT}:allowInsecureKubeconfig is true`;
+}
+
+/**
+ * A cluster kubeconfig that is only known while the program runs (PKS's `get-credentials`), checked as
+ * `loadConfig` checks an existing cluster's: one that does not verify the API server fails the program, naming
+ * the setting, unless `allowInsecure`, which warns instead.
+ */
+export function verifiedKubeconfig(kubeconfig: string, origin: string, allowInsecure: boolean): string {
+    const insecure = insecureKubeconfig(kubeconfig, origin);
+    if (insecure !== undefined && !allowInsecure) {
+        throw new ConfigError(insecureKubeconfigRefusal(insecure));
+    }
+    if (insecure !== undefined) {
+        pulumi.log.warn(insecureKubeconfigWarning(insecure));
+    }
+    return kubeconfig;
 }
 
 /** The control planes the configuration asks for: `istioRevisions`, or the one of istioVersion/istioRevision. */

@@ -196,6 +196,10 @@ export const configSchema = z.strictObject({
     telemetryAddonsSource: z.string().refine((v) => /^https:\/\/[^\s/]+(\/\S*)?$/.test(v) || isLocalSource(v), {
         error: (issue) => `${show(issue.input)} is not allowed: expected an https:// base URL or a local directory (absolute, or starting with ./) holding Istio's samples/addons manifests`,
     }).optional(),
+    // What the program may take over, trust and hand out
+    adoptExistingObjects: boolean().default(false),
+    allowInsecureKubeconfig: boolean().default(false),
+    exportKubeconfig: boolean().default(false),
 }, {
     error: (issue) => issue.code === "unrecognized_keys" ? `unknown key(s) ${issue.keys.join(", ")}` : undefined,
 });

@@ -53,7 +53,7 @@ describe("end to end: the local stack, run by the pulumi CLI, against a live ist
         writeSettings(sim, {
             users: { admin: { secret: PASSWORD, admin: true } },
             durations: { create: 3, update: 2, delete: 2 },
-            kubeconfig: { server: cluster.server, token: cluster.tokens.first },
+            kubeconfig: { server: cluster.server, token: cluster.tokens.first, certificateAuthorityData: cluster.certificateAuthorityData },
         });
         const options = {
             dir: path.join(dir, "pulumi"), toolsBin: TOOLS_BIN, stackName: "local",
@@ -314,7 +314,7 @@ describe("end to end: the local stack, run by the pulumi CLI, against a live ist
     });
 
     it("updates only the provider when the cluster's token rotates", async () => {
-        writeSettings(sim, { kubeconfig: { server: cluster.server, token: cluster.tokens.second } });
+        writeSettings(sim, { kubeconfig: { server: cluster.server, token: cluster.tokens.second, certificateAuthorityData: cluster.certificateAuthorityData } });
         const r = recorder();
         const up = await stack.up({ onEvent: r.onEvent, onOutput: r.onOutput });
         console.log(`      up (token rotated): ${JSON.stringify(up.summary.resourceChanges)}`);

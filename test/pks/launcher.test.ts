@@ -131,7 +131,7 @@ describe("the TypeScript launcher", function () {
             const marker = path.join(dir, "planted-ran");
             plant(path.join(tmp, `pks-istio-mesh-ts-${uid}`), names, marker);
             const home = path.join(dir, "home");
-            const env = { ...process.env, TMPDIR: tmp, HOME: home, XDG_CACHE_HOME: "" };
+            const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, HOME: home, XDG_CACHE_HOME: "" };
             delete env.PKS_ISTIO_MESH_TS_CACHE;
             // The project's own cache (next to node_modules/typescript) gets the entries: removed again afterwards.
             const projectCache = path.join(ROOT, "node_modules", ".cache", "pks-istio-mesh", "ts");
