@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     BOOKINFO_APPS, BookinfoApp, BookinfoDestinationRules, BookinfoIngress, IstioBase, IstioCni, IstioControlPlane,
     IstioDefaultValidator, IstioIngressGateway, IstioRevisionTag, MeshMtls, MeshNamespace, PksCluster, PksNetworkProfile, ProductPageCheck,
-    SidecarInjection, dataPlaneVersions, guardRevisionRemoval,
+    SidecarInjection, dataPlaneVersions, guardRevisionRemoval, stackMark,
 } from "./components";
 import { loadConfig, verifiedKubeconfig } from "./components/config";
 import { BookinfoAuthorization, MeshDefaultDeny, MeshTelemetry, TelemetryAddon, meshConfigOf, telemetryAddonsOf } from "./components";
@@ -47,8 +47,9 @@ if (config.cluster.source === "pks") {
     clusterIdentifier = config.cluster.server;
 }
 
-// Before anything changes on the cluster: no control plane that the configuration drops may still inject pods
-// the program does not roll itself (the Kubernetes provider waits for this check).
+// Before anything changes on the cluster: no namespace the program creates may be someone else's already, and no
+// control plane that the configuration drops may still inject pods the program does not roll itself (the
+// Kubernetes provider waits for this check).
 const istio = config.istio;
 const gatewayNamespace = "istio-ingress";
 const revisionCheck = guardRevisionRemoval({
@@ -60,6 +61,12 @@ const revisionCheck = guardRevisionRemoval({
         { namespace: gatewayNamespace },
         config.bookinfo.createNamespace ? { namespace: config.bookinfo.namespace } : { namespace: config.bookinfo.namespace, apps: BOOKINFO_APPS },
     ],
+    // The namespaces the program creates: refused, by name, when someone else's are already there.
+    ownNamespaces: {
+        names: ["istio-system", gatewayNamespace, ...config.bookinfo.createNamespace ? [config.bookinfo.namespace] : []],
+        mark: stackMark(),
+        adopt: config.safety.adoptExistingObjects,
+    },
 });
 // Everything that writes to the cluster takes the kubeconfig only once the check passed.
 const checkedKubeconfig = pulumi.secret(pulumi.all([clusterKubeconfig, revisionCheck]).apply(([text]) => text));

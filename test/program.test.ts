@@ -134,6 +134,19 @@ describe("the program", function () {
         expect(mocks.find("pulumi:providers:kubernetes", "mesh-cluster").inputs).to.deep.include({ upsertExistingObjects: "true" });
     });
 
+    it("asks, before the provider may act, whether the namespaces it creates are someone else's", async () => {
+        const secret = { [`${P}pksClientSecret`]: "prod-client-secret" };
+        await runProgram({ ...stackConfig("prod"), ...secret }, Object.keys(secret), "prod");
+        const guard = mocks.invokes.map((i) => i.inputs.environment as Record<string, string>).find((env) => env.MESH_INVENTORY_OWN_NAMESPACES !== undefined);
+        expect(guard?.MESH_INVENTORY_OWN_NAMESPACES).to.equal("istio-system,istio-ingress,bookinfo");
+        for (const name of ["istio-istio-system", "istio-namespace", "bookinfo-namespace"]) {
+            expect((mocks.find("kubernetes:core/v1:Namespace", name).inputs.metadata as { annotations: unknown }).annotations).to.deep.equal({ "pks-istio-mesh/stack": "pks-istio-mesh/prod" });
+        }
+        await runProgram({ ...stackConfig("prod"), ...secret, [`${P}bookinfoNamespace`]: "default", [`${P}bookinfoCreateNamespace`]: "false" }, Object.keys(secret), "prod");
+        const shared = mocks.invokes.map((i) => i.inputs.environment as Record<string, string>).find((env) => env.MESH_INVENTORY_OWN_NAMESPACES !== undefined);
+        expect(shared?.MESH_INVENTORY_OWN_NAMESPACES, "a namespace it only labels is not one it creates").to.equal("istio-system,istio-ingress");
+    });
+
     it("refuses a PKS cluster's kubeconfig that does not verify the API server, naming the setting, unless allowed", async () => {
         const insecure = FAKE_KUBECONFIG.replace("certificate-authority-data: Q0E=", "insecure-skip-tls-verify: true");
         const origin = "the kubeconfig of PKS cluster mesh-prod (get-credentials)";

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { InjectionMode, SidecarInjection } from "../istio/injection";
 import { MeshNamespace } from "../istio/meshNamespace";
+import { stackAnnotations } from "../istio/namespaceOwnership";
 
 /** Istio's Bookinfo release used by the 1.30 sample. */
 export const BOOKINFO_IMAGE_TAG = "1.20.3";
@@ -113,7 +114,7 @@ export class BookinfoApp extends pulumi.ComponentResource {
 
         if (args.createNamespace ?? true) {
             this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-                metadata: { name: namespace, labels: { ...(mode === "namespace" ? args.injection.namespaceLabels : {}), ...securityLabels } },
+                metadata: { name: namespace, labels: { ...(mode === "namespace" ? args.injection.namespaceLabels : {}), ...securityLabels }, annotations: stackAnnotations() },
             }, childOpts);
             this.namespaceName = this.namespace.metadata.name;
         } else {

@@ -21,6 +21,8 @@ const SA = "kubernetes:core/v1:ServiceAccount";
 const NAMESPACE = "kubernetes:core/v1:Namespace";
 /** The exact field manager of the program's label patches (stack "test"). */
 const OWN_PATCH = { "pulumi.com/patchFieldManager": "pks-istio-mesh/test" };
+/** The mark of a namespace the program creates (project pks-istio-mesh, stack "test"). */
+const OWN_NAMESPACE = { "pks-istio-mesh/stack": "pks-istio-mesh/test" };
 const GATEWAY = "kubernetes:networking.istio.io/v1:Gateway";
 const VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService";
 const DESTINATION_RULE = "kubernetes:networking.istio.io/v1:DestinationRule";
@@ -144,7 +146,7 @@ describe("BookinfoApp", () => {
 
     it("in namespace mode labels the namespace istio-injection=enabled (never the procedure's isito-injection typo)", async () => {
         await deploy(new Recorder());
-        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: { "istio-injection": "enabled" } });
+        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: { "istio-injection": "enabled" }, annotations: OWN_NAMESPACE });
         for (const d of deployments()) {
             expect(template(d).metadata.labels).to.not.have.any.keys("sidecar.istio.io/inject", "istio.io/rev");
         }
@@ -153,7 +155,7 @@ describe("BookinfoApp", () => {
 
     it("in pod mode labels only Bookinfo's pod templates and leaves the namespace unlabelled", async () => {
         await deploy(new Recorder(), { injectionMode: "pod" });
-        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: {} });
+        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: {}, annotations: OWN_NAMESPACE });
         for (const d of deployments()) {
             expect(template(d).metadata.labels).to.include({ "sidecar.istio.io/inject": "true" });
         }
@@ -161,7 +163,7 @@ describe("BookinfoApp", () => {
 
     it("uses istio.io/rev labels with a control-plane revision", async () => {
         await deploy(new Recorder(), {}, "canary");
-        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: { "istio.io/rev": "canary" } });
+        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: { "istio.io/rev": "canary" }, annotations: OWN_NAMESPACE });
         mocks.reset();
         await deploy(new Recorder(), { injectionMode: "pod" }, "canary");
         for (const d of deployments()) {

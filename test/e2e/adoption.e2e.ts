@@ -85,23 +85,47 @@ describe("end to end: a cluster with someone else's istio-system", function () {
         });
     });
 
-    it("refuses, in `pulumi up`, to take over the existing istio-system, naming it; nothing of theirs changes", async () => {
+    const REFUSAL = "refusing to take over namespace this stack did not create: istio-system (no pks-istio-mesh/stack annotation of this stack). " +
+        "The stack would own them, and `pulumi destroy` would delete them with everything in them.";
+
+    it("refuses, already in `pulumi preview`, to take over the existing istio-system, naming it and the setting", async () => {
+        const r = recorder();
+        await failureOf(stack.preview({ onEvent: r.onEvent, onOutput: r.onOutput }));
+        const output = r.output.join("").replace(/\s+/g, " ");
+        expect(output).to.include(REFUSAL);
+        expect(output).to.include("or set pks-istio-mesh:adoptExistingObjects to true to take them over");
+        expect(await theirs()).to.deep.equal(found);
+    });
+
+    it("refuses, in `pulumi up`, before it writes anything: nothing of theirs changes, nothing becomes the stack's", async () => {
         const r = recorder();
         const started = Date.now();
         const message = await failureOf(stack.up({ onEvent: r.onEvent, onOutput: r.onOutput }));
         console.log(`      up refused in ${Math.round((Date.now() - started) / 1000)}s`);
+        expect(r.output.join("").replace(/\s+/g, " ")).to.include(REFUSAL);
+        expect(message).to.include("refusing to take over namespace this stack did not create: istio-system");
+        expect(await theirs()).to.deep.equal(found);
+        expect(r.steps.filter((step) => step.op === "create" && step.type.startsWith("kubernetes:")), "no Kubernetes object created").to.deep.equal([]);
+        const exported = JSON.stringify((await stack.exportStack()).deployment);
+        expect(exported).to.not.include("kubernetes:core/v1:Namespace::");
+        expect(exported).to.not.include("PeerAuthentication::mesh-default");
+    });
+
+    it("still refuses through the provider when the check is passed: the create fails, naming the object", async () => {
+        // The provider (pulumi-kubernetes 4.30) is the second line: a create over an existing object fails instead of
+        // taking it over. Shown with this stack's mark copied onto their namespace, which passes the check.
+        const mark = (value: string | null) => cluster.request("PATCH", "/api/v1/namespaces/istio-system",
+            { metadata: { annotations: { "pks-istio-mesh/stack": value } } }, "application/merge-patch+json");
+        expect((await mark("pks-istio-mesh/adoption")).status).to.equal(200);
+        const r = recorder();
+        await failureOf(stack.up({ onEvent: r.onEvent, onOutput: r.onOutput }));
+        expect((await mark(null)).status).to.equal(200);
         const output = r.output.join("");
-        // The provider's refusal: the object, and that it exists (its hint names upsertExistingObjects, which the
-        // program sets from adoptExistingObjects; README, "Objects that already exist").
         expect(output).to.include("kubernetes:core/v1:Namespace (istio-istio-system)");
         expect(output).to.match(/namespaces "istio-system" already exists/);
         expect(output).to.include("The resource already exists in the cluster");
-        expect(message).to.include("already exists");
         expect(await theirs()).to.deep.equal(found);
-        // The stack holds no istio-system and no PeerAuthentication: destroy has nothing of theirs to delete.
-        const exported = JSON.stringify((await stack.exportStack()).deployment);
-        expect(exported).to.not.include("kubernetes:core/v1:Namespace::istio-istio-system");
-        expect(exported).to.not.include("PeerAuthentication::mesh-default");
+        expect(JSON.stringify((await stack.exportStack()).deployment)).to.not.include("kubernetes:core/v1:Namespace::istio-istio-system");
     });
 
     it("leaves every object of theirs in place on `pulumi destroy`", async () => {

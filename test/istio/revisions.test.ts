@@ -10,6 +10,7 @@ import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { countProxies } from "../../components/istio/dataPlaneVersions";
 import { imageTag, injectedPod } from "../../components/istio/meshInventory";
 import { MeshNamespace, blockingLabels } from "../../components/istio/meshNamespace";
+import { ownershipProblem } from "../../components/istio/namespaceOwnership";
 import { guardRevisionRemoval, removalProblem, revisionsInUse } from "../../components/istio/revisionGuard";
 import { IstioRevisionTag } from "../../components/istio/revisionTag";
 import { Recorder, dependenciesOf, mocks, runProgram, unwrap, useMocks } from "../harness";
@@ -236,6 +237,26 @@ describe("the program with control planes side by side", function () {
         const settled = (checked as unknown as { promise(): Promise<unknown> }).promise();
         const error = await settled.then(() => undefined, (e: Error) => e);
         expect(error?.message).to.include("refusing to remove a control plane in use: control plane 1-30-3 is still used by 1 pod(s): team-a/api-1");
+    });
+
+    it("refuses, in the same check, a namespace it would create that someone else already has, unless adopting", async () => {
+        await useMocks();
+        const own = { names: ["istio-system", "istio-ingress", "bookinfo"], mark: "pks-istio-mesh/test", adopt: false };
+        mocks.inventory = {
+            revisions: [], pods: [],
+            namespaces: [{ name: "istio-system" }, { name: "istio-ingress", mark: "pks-istio-mesh/test" }, { name: "bookinfo", mark: "pks-istio-mesh/prod" }],
+        };
+        const checked = guardRevisionRemoval({ kubeconfig: "kubeconfig", keep: [], own: [], ownNamespaces: own });
+        const error = await (checked as unknown as { promise(): Promise<unknown> }).promise().then(() => undefined, (e: Error) => e);
+        expect(error?.message).to.equal("refusing to take over namespaces this stack did not create: istio-system (no pks-istio-mesh/stack annotation of this stack), " +
+            "bookinfo (marked as stack pks-istio-mesh/prod's). The stack would own them, and `pulumi destroy` would delete them with everything in them. " +
+            "Remove them, use another cluster (or for Bookinfo another bookinfoNamespace, or bookinfoCreateNamespace: false), or set pks-istio-mesh:adoptExistingObjects to true to take them over");
+        const asked = mocks.invokes.map((i) => (i.inputs.environment as Record<string, string>).MESH_INVENTORY_OWN_NAMESPACES);
+        expect(asked).to.deep.equal(["istio-system,istio-ingress,bookinfo"]);
+        // Its own (marked) namespaces pass, and so does anything when adoption is asked for.
+        expect(ownershipProblem({ revisions: [], pods: [], namespaces: [{ name: "istio-ingress", mark: "pks-istio-mesh/test" }] }, own)).to.equal(undefined);
+        expect(ownershipProblem(mocks.inventory, { ...own, adopt: true })).to.equal(undefined);
+        expect(ownershipProblem({ revisions: [], pods: [] }, own)).to.equal(undefined);
     });
 
     it("words the refusal with the pods and what to do", () => {
