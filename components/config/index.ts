@@ -7,10 +7,12 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { NetworkProfileParameters } from "../pks/networkProfile";
-import { Problem, compareVersions, crossChecks, insecureKubeconfig, kubeconfigServer, suggest } from "./rules";
-import { ConfigValues, PROJECT, SECRET_KEYS, configSchema } from "./schema";
+import { insecureKubeconfig, insecureKubeconfigRefusal, insecureKubeconfigWarning, kubeconfigServer } from "./kubeconfig";
+import { Problem, compareVersions, crossChecks, suggest } from "./rules";
+import { ConfigError, ConfigValues, PROJECT, SECRET_KEYS, configSchema } from "./schema";
 
-export { PROJECT, configSchema } from "./schema";
+export { ConfigError, PROJECT, configSchema } from "./schema";
+export { verifiedKubeconfig } from "./kubeconfig";
 
 /** Login and behaviour of the PKS CLI. */
 export interface PksConnectionConfig {
@@ -136,8 +138,6 @@ export interface ControlPlaneRevisionConfig {
     chartRepository: string;
 }
 
-/** Raised for bad configuration; Pulumi prints its message without a stack trace. */
-export class ConfigError extends pulumi.RunError {}
 
 /** Loads the stack's configuration; throws a `ConfigError` listing every problem. */
 export function loadConfig(
@@ -251,32 +251,6 @@ export function loadConfig(
             ...warnings,
         ],
     };
-}
-
-/** The refusal of a kubeconfig that does not verify the API server. */
-function insecureKubeconfigRefusal(reason: string): string {
-    return `${reason}: give it the cluster's CA (certificate-authority-data) so that the API server is verified, ` +
-        `or set ${PROJECT}:allowInsecureKubeconfig to true to accept it`;
-}
-
-function insecureKubeconfigWarning(reason: string): string {
-    return `${reason}; accepted because ${PROJECT}:allowInsecureKubeconfig is true`;
-}
-
-/**
- * A cluster kubeconfig that is only known while the program runs (PKS's `get-credentials`), checked as
- * `loadConfig` checks an existing cluster's: one that does not verify the API server fails the program, naming
- * the setting, unless `allowInsecure`, which warns instead.
- */
-export function verifiedKubeconfig(kubeconfig: string, origin: string, allowInsecure: boolean): string {
-    const insecure = insecureKubeconfig(kubeconfig, origin);
-    if (insecure !== undefined && !allowInsecure) {
-        throw new ConfigError(insecureKubeconfigRefusal(insecure));
-    }
-    if (insecure !== undefined) {
-        pulumi.log.warn(insecureKubeconfigWarning(insecure));
-    }
-    return kubeconfig;
 }
 
 /** The control planes the configuration asks for: `istioRevisions`, or the one of istioVersion/istioRevision. */

@@ -3,11 +3,15 @@
  * the project namespace (`pks-istio-mesh:<key>`); scalar keys are also declared, with the same defaults, in
  * Pulumi.yaml (a test keeps the two in step). The rules between keys are in rules.ts.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { PKS_NAME, PKS_NAME_RULE, PKS_TAG_KEY, PKS_TAG_PART } from "../pks/names";
 import { isLocalSource } from "../telemetry/manifests";
 
 export const PROJECT = "pks-istio-mesh";
+
+/** Raised for bad configuration; Pulumi prints its message without a stack trace. */
+export class ConfigError extends pulumi.RunError {}
 
 /** Keys whose values are credentials: they must be stored as Pulumi secrets and are never echoed. */
 export const SECRET_KEYS = ["pksPassword", "pksClientSecret", "kubeconfig"] as const;
