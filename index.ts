@@ -7,17 +7,16 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     BOOKINFO_APPS, BookinfoApp, BookinfoDestinationRules, BookinfoIngress, IstioBase, IstioCni, IstioControlPlane,
     IstioDefaultValidator, IstioIngressGateway, IstioRevisionTag, MeshMtls, MeshNamespace, PksCluster, PksNetworkProfile, ProductPageCheck,
-    SidecarInjection, guardRevisionRemoval, meshVersions,
+    SidecarInjection, guardRevisionRemoval, meshVersions, stackMark,
 } from "./components";
-import { loadConfig } from "./components/config";
+import { loadConfig, verifiedKubeconfig } from "./components/config";
 import { BookinfoAuthorization, MeshDefaultDeny, MeshTelemetry, TelemetryAddon, meshConfigOf, telemetryAddonsOf } from "./components";
 
 // Fails with every configuration problem listed before anything is registered; warns (at every preview and
-// update) about releases with a published security bulletin and about retired artifact hosts.
+// update) about releases with a published security bulletin, retired artifact hosts and settings that weaken a
+// default.
 const config = loadConfig();
-for (const warning of config.warnings) {
-    void pulumi.log.warn(warning);
-}
+config.warnings.forEach((warning) => pulumi.log.warn(warning));
 
 // 1-2. The cluster: a PKS network profile and cluster, or an existing cluster's kubeconfig.
 let cluster: PksCluster | undefined;
@@ -46,15 +45,18 @@ if (config.cluster.source === "pks") {
         upgrade: pks.cluster.upgrade,
         upgradeTimeoutMinutes: pks.cluster.upgradeTimeoutMinutes,
     }, { protect: pks.cluster.protect });
-    clusterKubeconfig = cluster.kubeconfig;
+    // Refused (naming the setting) when it does not verify the API server, unless allowInsecureKubeconfig.
+    clusterKubeconfig = cluster.kubeconfig.apply((text) => verifiedKubeconfig(text,
+        `the kubeconfig of PKS cluster ${pks.cluster.name} (get-credentials)`, config.safety.allowInsecureKubeconfig));
     clusterIdentifier = cluster.uuid;
 } else {
     clusterKubeconfig = config.cluster.kubeconfig;
     clusterIdentifier = config.cluster.server;
 }
 
-// Before anything changes on the cluster: no control plane that the configuration drops may still inject pods
-// the program does not roll itself (the Kubernetes provider waits for this check).
+// Before anything changes on the cluster: no namespace the program creates may be someone else's already, and no
+// control plane that the configuration drops may still inject pods the program does not roll itself (the
+// Kubernetes provider waits for this check).
 const istio = config.istio;
 const gatewayNamespace = "istio-ingress";
 const revisionCheck = guardRevisionRemoval({
@@ -66,14 +68,23 @@ const revisionCheck = guardRevisionRemoval({
         { namespace: gatewayNamespace },
         config.bookinfo.createNamespace ? { namespace: config.bookinfo.namespace } : { namespace: config.bookinfo.namespace, apps: BOOKINFO_APPS },
     ],
+    // The namespaces the program creates: refused, by name, when someone else's are already there.
+    ownNamespaces: {
+        names: ["istio-system", gatewayNamespace, ...config.bookinfo.createNamespace ? [config.bookinfo.namespace] : []],
+        mark: stackMark(),
+        adopt: config.safety.adoptExistingObjects,
+    },
 });
 // Everything that writes to the cluster takes the kubeconfig only once the check passed.
 const checkedKubeconfig = pulumi.secret(pulumi.all([clusterKubeconfig, revisionCheck]).apply(([text]) => text));
 
 // The only Kubernetes provider: the default provider is disabled (Pulumi.yaml), so nothing can land on whatever
 // cluster the caller's own kubeconfig points at. A stable identifier keeps fresh credentials from replacing
-// every Kubernetes object.
-const provider = new k8s.Provider("mesh-cluster", { kubeconfig: checkedKubeconfig, clusterIdentifier });
+// every Kubernetes object. A create never takes over an object that already exists (it fails, naming it), unless
+// the user asks for adoption; set here either way, so that PULUMI_K8S_UPSERT_EXISTING_OBJECTS cannot turn it on.
+const provider = new k8s.Provider("mesh-cluster", {
+    kubeconfig: checkedKubeconfig, clusterIdentifier, upsertExistingObjects: config.safety.adoptExistingObjects,
+});
 
 // 3. Istio: CRDs (the newest release's), the CNI agent, one control plane per revision, revision tags, mesh-wide
 // mutual TLS, ingress gateway.
@@ -155,6 +166,8 @@ const bookinfoAuthorization = config.authorization.bookinfo ? new BookinfoAuthor
     gateway: ingressGateway,
     trustDomain: config.authorization.trustDomain,
     allowAtGateway: config.authorization.meshDefaultDeny,
+    // A namespace-wide deny only in a namespace of the program's own: in someone else's it would deny their workloads.
+    namespaceDefaultDeny: config.bookinfo.createNamespace,
 }) : undefined;
 const meshDefaultDeny = config.authorization.meshDefaultDeny && bookinfoAuthorization
     ? new MeshDefaultDeny("mesh", { provider, validation, after: [bookinfoAuthorization] }) : undefined;
@@ -201,7 +214,9 @@ const meshTelemetry = telemetrySettings.prometheus || telemetrySettings.tracing 
 export const clusterInfo = cluster
     ? { name: cluster.clusterName, uuid: cluster.uuid, masterHost: cluster.masterHost, masterIps: cluster.masterIps, workerNodes: cluster.workerNodes }
     : { server: clusterIdentifier };
-export const kubeconfig = clusterKubeconfig;
+/** The cluster's cluster-admin kubeconfig (a secret), only with exportKubeconfig: `pks get-credentials` gives it too. */
+export const kubeconfig = config.safety.exportKubeconfig ? clusterKubeconfig
+    : "not exported (exportKubeconfig is false): `pks get-credentials` (or `tkgi get-credentials`) gives it to whoever may have it";
 export const gatewayAddress = ingressGateway.address;
 export const productPageUrl = ingress.productPageUrl;
 export const verification = check ? check.result : "skipped (verifyProductPage is false)";
@@ -213,7 +228,7 @@ export const mesh = {
 };
 /** What Bookinfo's AuthorizationPolicies allow (policy → callers, methods, paths, port). */
 export const authorization = bookinfoAuthorization
-    ? { allowed: bookinfoAuthorization.allowed, meshDefaultDeny: meshDefaultDeny !== undefined }
+    ? { allowed: bookinfoAuthorization.allowed, namespaceDefaultDeny: bookinfoAuthorization.namespaceDefaultDeny, meshDefaultDeny: meshDefaultDeny !== undefined }
     : "off (bookinfoAuthorization is false)";
 /** How to open each add-on's UI, and what the Telemetry API sets. */
 export const telemetry = meshTelemetry || telemetryAddons.length > 0 ? {

@@ -8,6 +8,7 @@ export * from "./istio/dataPlaneVersions";
 export * from "./istio/defaultValidator";
 export * from "./istio/injection";
 export * from "./istio/meshNamespace";
+export * from "./istio/namespaceOwnership";
 export * from "./istio/namespaceLabelRemoval";
 export * from "./istio/revisionGuard";
 export * from "./istio/revisionTag";

@@ -44,6 +44,11 @@ function problems(config: Record<string, string>, env: NodeJS.ProcessEnv = {}): 
     throw new Error("the configuration was accepted");
 }
 
+/** pksConfig with the PKS API's certificate verified (pksCaCert) instead of skipped, which draws a warning. */
+function pksVerified(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+    return pksConfig({ pksSkipTlsValidation: undefined, pksCaCert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", ...overrides });
+}
+
 describe("configuration", () => {
     it("fills in documented defaults", () => {
         const config = load(pksConfig());
@@ -69,16 +74,18 @@ describe("configuration", () => {
         expect(config.bookinfo).to.deep.equal({ namespace: "bookinfo", createNamespace: true, injectionMode: "namespace", destinationRuleMtls: true, revision: undefined, podSecurity: undefined });
         expect(config.meshNamespaces).to.deep.equal({});
         expect(config.verify).to.deep.equal({ enabled: true, timeoutSeconds: 600 });
-        // Today's defaults draw no warning.
-        expect(config.warnings).to.deep.equal([]);
+        // Nothing taken over, nothing untrusted accepted, no cluster-admin credentials handed out: unless asked.
+        expect(config.safety).to.deep.equal({ adoptExistingObjects: false, allowInsecureKubeconfig: false, exportKubeconfig: false });
+        // Today's defaults draw no warning (with the PKS API's certificate verified, as pksCaCert does).
+        expect(load(pksVerified()).warnings).to.deep.equal([]);
     });
 
     it("warns about a release with a published security bulletin, naming it and the first fixed patch", () => {
-        expect(load(pksConfig({ istioVersion: "1.30.3" })).warnings).to.deep.equal([
+        expect(load(pksVerified({ istioVersion: "1.30.3" })).warnings).to.deep.equal([
             `${P}istioVersion: Istio 1.30.3 is affected by ISTIO-SECURITY-2026-006 (Envoy CVEs (CVSS up to 7.5) and Istio security fixes), fixed in 1.30.4: upgrade to 1.30.4 or later (https://istio.io/latest/news/releases/1.30.x/announcing-1.30.4/)`,
         ]);
         // Each control plane is checked; a revision on a fixed release draws nothing.
-        const warnings = load(pksConfig({ istioRevisions: '[{"name":"a","version":"1.30.2"},{"name":"b","version":"1.31.1"}]', bookinfoRevision: "b" })).warnings;
+        const warnings = load(pksVerified({ istioRevisions: '[{"name":"a","version":"1.30.2"},{"name":"b","version":"1.31.1"}]', bookinfoRevision: "b" })).warnings;
         expect(warnings.map((w) => w.split(" (")[0])).to.deep.equal([
             `${P}istioRevisions: Istio 1.30.2 is affected by ISTIO-SECURITY-2026-006`,
             `${P}istioRevisions: Istio 1.30.2 is affected by ISTIO-SECURITY-2026-005`,
@@ -87,23 +94,23 @@ describe("configuration", () => {
     });
 
     it("warns about retired chart and image hosts, naming the replacement, and still accepts them", () => {
-        const config = load(pksConfig({ istioChartRepository: "https://istio-release.storage.googleapis.com/charts", imageHub: "gcr.io/istio-release" }));
+        const config = load(pksVerified({ istioChartRepository: "https://istio-release.storage.googleapis.com/charts", imageHub: "gcr.io/istio-release" }));
         expect(config.istio.chartRepository).to.equal("https://istio-release.storage.googleapis.com/charts");
         expect(config.warnings).to.deep.equal([
             `${P}istioChartRepository: "https://istio-release.storage.googleapis.com/charts" is on a retired host: Istio removes its charts from this bucket in December 2026 and publishes no release after 1.30 there; use https://blob.istio.io/istio-release/charts`,
             `${P}imageHub: "gcr.io/istio-release" is on a retired host: Istio publishes no image after 1.30 to gcr.io/istio-release; use docker.io/istio`,
         ]);
-        expect(load(pksConfig({ istioChartRepository: "oci://registry.istio.io/release/charts" })).warnings).to.deep.equal([
+        expect(load(pksVerified({ istioChartRepository: "oci://registry.istio.io/release/charts" })).warnings).to.deep.equal([
             `${P}istioChartRepository: "oci://registry.istio.io/release/charts" is on a retired host: Istio publishes no release after 1.30 to registry.istio.io; use oci://ghcr.io/istio/release/charts`,
         ]);
         // Today's OCI repository and a registry of one's own are fine.
-        expect(load(pksConfig({ istioChartRepository: "oci://ghcr.io/istio/release/charts", imageHub: "harbor.example.com/istio-release" })).warnings).to.deep.equal([]);
+        expect(load(pksVerified({ istioChartRepository: "oci://ghcr.io/istio/release/charts", imageHub: "harbor.example.com/istio-release" })).warnings).to.deep.equal([]);
     });
 
     it("keeps an earlier minor's behaviour with istioCompatibilityVersion", () => {
-        expect(load(pksConfig({ istioCompatibilityVersion: "1.30" })).istio.compatibilityVersion).to.equal("1.30");
+        expect(load(pksVerified({ istioCompatibilityVersion: "1.30" })).istio.compatibilityVersion).to.equal("1.30");
         // During a canary, it is enough that one control plane is newer.
-        expect(load(pksConfig({ istioCompatibilityVersion: "1.30", istioRevisions: '[{"name":"a","version":"1.30.4"},{"name":"b","version":"1.31.1"}]', bookinfoRevision: "a" }))
+        expect(load(pksVerified({ istioCompatibilityVersion: "1.30", istioRevisions: '[{"name":"a","version":"1.30.4"},{"name":"b","version":"1.31.1"}]', bookinfoRevision: "a" }))
             .istio.compatibilityVersion).to.equal("1.30");
     });
 
@@ -114,11 +121,38 @@ describe("configuration", () => {
             fs.writeFileSync(path.join(charts, chart, "Chart.yaml"), `name: ${chart}\nversion: 1.31.0-rc.0\n`);
         }
         fs.writeFileSync(path.join(charts, "istiod", "files", "profile-compatibility-version-1.30.yaml"), "pilot: {}\n");
-        expect(load(pksConfig({ istioChartRepository: charts, istioVersion: "1.31.0-rc.0", istioCompatibilityVersion: "1.30" })).istio.version).to.equal("1.31.0-rc.0");
-        expect(problems(pksConfig({ istioChartRepository: charts }))).to.include(
+        expect(load(pksVerified({ istioChartRepository: charts, istioVersion: "1.31.0-rc.0", istioCompatibilityVersion: "1.30" })).istio.version).to.equal("1.31.0-rc.0");
+        expect(problems(pksVerified({ istioChartRepository: charts }))).to.include(
             `${P}istioChartRepository: ${JSON.stringify(charts)} holds the charts of Istio 1.31.0-rc.0, not 1.31.1: set istioVersion to 1.31.0-rc.0, or point at 1.31.1's charts`);
-        expect(problems(pksConfig({ istioChartRepository: charts, istioVersion: "1.31.0-rc.0", istioCompatibilityVersion: "1.29" }))).to.include(
+        expect(problems(pksVerified({ istioChartRepository: charts, istioVersion: "1.31.0-rc.0", istioCompatibilityVersion: "1.29" }))).to.include(
             `${P}istioCompatibilityVersion: "1.29" is not allowed: the charts of Istio 1.31.0-rc.0 in ${JSON.stringify(charts)} have no compatibility profile for it`);
+    });
+
+    it("warns on every run about a setting that weakens a default: skipping the PKS API's certificate, adopting", () => {
+        expect(load(pksConfig()).warnings).to.deep.equal([
+            `${P}pksSkipTlsValidation is true: pksctl logs in with \`-k\`, so the PKS API's certificate is not verified and whoever answers for api.pks.example.com gets the PKS credentials; set pksCaCert instead`,
+        ]);
+        const verified = pksConfig({ pksSkipTlsValidation: undefined, pksCaCert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" });
+        expect(load(verified).warnings).to.deep.equal([]);
+        expect(load({ ...verified, [`${P}adoptExistingObjects`]: "true" }).warnings).to.deep.equal([
+            `${P}adoptExistingObjects is true: Kubernetes objects that already exist are taken over by the stack and deleted by \`pulumi destroy\`; set it back to false once the objects you meant to adopt are in the stack`,
+        ]);
+    });
+
+    it("refuses an existing cluster's kubeconfig that does not verify the API server, unless allowInsecureKubeconfig", () => {
+        const kubeconfig = (cluster: string) => `apiVersion: v1\nkind: Config\ncurrent-context: lab\ncontexts:\n- name: lab\n  context: {cluster: lab, user: me}\nclusters:\n- name: lab\n  cluster: ${cluster}\nusers:\n- name: me\n  user: {token: abc}\n`;
+        const existing = (text: string, more: Record<string, string> = {}) => ({ [`${P}clusterSource`]: "existing", [`${P}kubeconfig`]: text, [`${P}verifyProductPage`]: "false", ...more });
+        const skipping = kubeconfig("{server: 'https://10.0.0.1:6443', insecure-skip-tls-verify: true}");
+        expect(problems(existing(skipping))).to.include(`${P}kubeconfig: ${P}kubeconfig skips verifying the API server's certificate (insecure-skip-tls-verify: true): ` +
+            `give it the cluster's CA (certificate-authority-data) so that the API server is verified, or set ${P}allowInsecureKubeconfig to true to accept it`);
+        expect(problems(existing(kubeconfig("{server: 'http://10.0.0.1:8080'}")))).to.include(`${P}kubeconfig: ${P}kubeconfig reaches the API server over plain http (http://10.0.0.1:8080)`);
+        // Only the current context's cluster counts.
+        const other = skipping.replace("clusters:\n", "clusters:\n- name: old\n  cluster: {server: 'https://10.9.9.9', insecure-skip-tls-verify: true}\n")
+            .replace("insecure-skip-tls-verify: true}\nusers", "certificate-authority-data: Q0E=}\nusers");
+        expect(load(existing(other)).warnings).to.deep.equal([]);
+        const allowed = load(existing(skipping, { [`${P}allowInsecureKubeconfig`]: "true" }));
+        expect(allowed.cluster).to.include({ source: "existing", server: "https://10.0.0.1:6443" });
+        expect(allowed.warnings).to.deep.equal([`${P}kubeconfig skips verifying the API server's certificate (insecure-skip-tls-verify: true); accepted because ${P}allowInsecureKubeconfig is true`]);
     });
 
     it("declares every scalar key with a default in Pulumi.yaml, with the schema's type and default", () => {
@@ -249,6 +283,8 @@ const BAD: Array<{ what: string; config: Record<string, string>; expect: string[
     { what: "an authorization switch that is not a boolean", config: pksConfig({ bookinfoAuthorization: "on" }), expect: [`${P}bookinfoAuthorization: "on" is not allowed: expected true or false`] },
     { what: "an add-on source over http", config: pksConfig({ telemetryPrometheus: "true", telemetryAddonsSource: "http://mirror.example.com/addons" }), expect: [`${P}telemetryAddonsSource: "http://mirror.example.com/addons" is not allowed: expected an https:// base URL or a local directory`] },
     { what: "an add-on source without an add-on", config: pksConfig({ telemetryAddonsSource: "https://mirror.example.com/addons", telemetryAccessLogging: "true" }), expect: [`${P}telemetryAddonsSource: is only used with an add-on: set telemetryPrometheus, telemetryGrafana, telemetryKiali or telemetryTracing, or remove it`] },
+    { what: "an insecure kubeconfig", config: { [`${P}clusterSource`]: "existing", [`${P}verifyProductPage`]: "false", [`${P}kubeconfig`]: "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: 'https://10.0.0.1:6443', insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: hunter2-pks}}]\n" }, expect: [`${P}kubeconfig: ${P}kubeconfig skips verifying the API server's certificate (insecure-skip-tls-verify: true)`, `or set ${P}allowInsecureKubeconfig to true`] },
+    { what: "an adoption switch that is not a boolean", config: pksConfig({ adoptExistingObjects: "yes" }), expect: [`${P}adoptExistingObjects: "yes" is not allowed: expected true or false`] },
     { what: "an add-on directory without the manifests", config: pksConfig({ telemetryPrometheus: "true", telemetryTracing: "jaeger", telemetryAddonsSource: "./no-such-addons" }), expect: [`${P}telemetryAddonsSource: "./no-such-addons" is not allowed: the local add-on directory has no prometheus.yaml, jaeger.yaml (copy them from Istio's samples/addons)`] },
     { what: "add-ons of a release without pinned digests", config: pksConfig({ istioVersion: "1.31.4", telemetryPrometheus: "true", telemetryKiali: "true", telemetryAddonsSha256: `{"kiali":"${"a".repeat(64)}"}` }), expect: [`${P}telemetryAddonsSha256: has no sha256 for prometheus.yaml of Istio 1.31.4, whose add-on manifests this program does not pin (it pins those of 1.30.3, 1.31.0-rc.0), and it never applies an unverified manifest`, "pulumi config set --path telemetryAddonsSha256.prometheus"] },
     { what: "an add-on digest that is not a sha256", config: pksConfig({ telemetryPrometheus: "true", telemetryAddonsSha256: '{"prometheus":"md5:abc"}' }), expect: [`${P}telemetryAddonsSha256: "md5:abc" is not allowed: expected a sha256 digest, 64 hex digits (at prometheus)`] },

@@ -32,7 +32,9 @@ export interface Declared {
 }
 
 export const LB_ADDRESS = "203.0.113.10";
-export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\n# token: mock-token-please-keep-secret\n";
+export const FAKE_KUBECONFIG = "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n" +
+    "clusters: [{name: c, cluster: {server: 'https://mediumlb:8443', certificate-authority-data: Q0E=}}]\n" +
+    "users: [{name: u, user: {token: mock-token-please-keep-secret}}]\n";
 
 /** The marker of a secret value in serialized resource properties. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -73,6 +75,8 @@ export class MeshMocks implements pulumi.runtime.Mocks {
     public inventory: MeshInventory = { revisions: [], tags: {}, pods: [] };
     /** What `pksctl cluster-status` finds (clusterUpgrade): the cluster, and an upgrade it may lag. */
     public clusterStatus: { exists: boolean; tkgiVersion?: string; upgradeTo?: string } = { exists: true };
+    /** What PKS's get-credentials hands out. */
+    public credentials: string = FAKE_KUBECONFIG;
 
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
         const inputs = reveal(args.inputs) as Record<string, unknown>;
@@ -109,7 +113,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
         }
         if (args.token === "command:local:run") {
             // pksctl get-credentials prints the kubeconfig in a JSON document with the run's events.
-            return { stdout: JSON.stringify({ kubeconfig: FAKE_KUBECONFIG, events: [], finishedAt: new Date().toISOString() }), stderr: "" };
+            return { stdout: JSON.stringify({ kubeconfig: this.credentials, events: [], finishedAt: new Date().toISOString() }), stderr: "" };
         }
         return args.inputs;
     }
@@ -121,6 +125,7 @@ export class MeshMocks implements pulumi.runtime.Mocks {
         this.loadBalancerIngress = { ip: LB_ADDRESS };
         this.inventory = { revisions: [], tags: {}, pods: [] };
         this.clusterStatus = { exists: true };
+        this.credentials = FAKE_KUBECONFIG;
     }
 
     /** The registered resources of one type. */
@@ -278,27 +283,26 @@ export interface ProgramRun {
  * under the mocks, recording every resource it declares; `inventory`: what the cluster runs, as the mesh
  * inventory script would find it.
  */
-export async function runProgram(config: Record<string, string>, secretKeys: string[] = [], stack = "test", preview = false, inventory?: MeshInventory): Promise<ProgramRun> {
+export async function runProgram(
+    config: Record<string, string>, secretKeys: string[] = [], stack = "test", preview = false, prepare?: (m: MeshMocks) => void,
+): Promise<ProgramRun> {
     await useMocks(config, secretKeys, stack, preview);
-    if (inventory) {
-        mocks.inventory = inventory;
-    }
+    prepare?.(mocks);
     const recorder = new Recorder();
     const index = require.resolve("../index");
     delete require.cache[index];
-    // (Not named `exports`: the compiled module reaches its own exports, `mocks` among them, by that name.)
-    let outputs: Record<string, unknown> | undefined;
+    let programExports: Record<string, unknown> | undefined;
     let error: Error | undefined;
     await pulumi.runtime.runInPulumiStack(async () => {
         pulumi.runtime.registerStackTransformation(recorder.transformation);
         try {
             // eslint-disable-next-line @typescript-eslint/no-require-imports
-            outputs = require(index) as Record<string, unknown>;
+            programExports = require(index) as Record<string, unknown>;
         } catch (e) {
             error = e as Error;
         }
-        return outputs ?? {};
+        return programExports ?? {};
     });
     await recorder.settle();
-    return { exports: outputs, error, recorder };
+    return { exports: programExports, error, recorder };
 }

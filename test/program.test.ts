@@ -4,12 +4,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
-import { PROJECT } from "../components/config";
-import { Declared, ProgramRun, Recorder, dependenciesOf, mocks, runProgram, unwrap } from "./harness";
+import { ConfigError, PROJECT, verifiedKubeconfig } from "../components/config";
+import { Declared, FAKE_KUBECONFIG, ProgramRun, Recorder, dependenciesOf, mocks, runProgram, unwrap } from "./harness";
 import { stackConfig, stackNames } from "./stacks";
 import { isManifest, validateManifests } from "./validate";
 
 const P = `${PROJECT}:`;
+const KUBECONFIG_NOT_EXPORTED = "not exported (exportKubeconfig is false): `pks get-credentials` (or `tkgi get-credentials`) gives it to whoever may have it";
 
 /** Secrets a user sets with `pulumi config set --secret` (stack files hold none). */
 const STACK_SECRETS: Record<string, Record<string, string>> = {
@@ -62,7 +63,8 @@ describe("the program", function () {
 
             const exports = run.exports!;
             expect(await unwrap(exports.clusterInfo as { name: pulumi.Output<string> })).to.deep.include({ name: stackConfig(stack)[`${P}clusterName`], uuid: `uuid-of-${stackConfig(stack)[`${P}clusterName`]}` });
-            expect(await pulumi.isSecret(exports.kubeconfig as pulumi.Output<string>)).to.equal(true);
+            // No stack output hands out the cluster-admin kubeconfig unless asked (exportKubeconfig).
+            expect(exports.kubeconfig).to.equal(KUBECONFIG_NOT_EXPORTED);
             expect(await unwrap(exports.productPageUrl as pulumi.Output<string>)).to.equal("http://203.0.113.10/productpage");
             expect(await unwrap(exports.verification as pulumi.Output<{ status: number }>)).to.deep.include({ status: 200, title: "Simple Bookstore App" });
         });
@@ -114,7 +116,59 @@ describe("the program", function () {
         const provider = mocks.find("pulumi:providers:kubernetes", "mesh-cluster");
         expect(provider.inputs).to.deep.include({ kubeconfig, clusterIdentifier: "https://lab.example.com:6443" });
         expect(await unwrap(run.exports!.clusterInfo as { server: string })).to.deep.equal({ server: "https://lab.example.com:6443" });
+        expect(run.exports!.kubeconfig).to.equal(KUBECONFIG_NOT_EXPORTED);
+    });
+
+    it("exports the cluster's kubeconfig, as a secret, only with exportKubeconfig", async () => {
+        const run = await runProgram({ ...stackConfig("prod"), [`${P}pksClientSecret`]: "prod-client-secret", [`${P}exportKubeconfig`]: "true" }, [`${P}pksClientSecret`]);
+        expect(run.error).to.equal(undefined);
         expect(await pulumi.isSecret(run.exports!.kubeconfig as pulumi.Output<string>)).to.equal(true);
+        expect(await unwrap(run.exports!.kubeconfig as pulumi.Output<string>)).to.equal(FAKE_KUBECONFIG);
+    });
+
+    it("never lets the provider take over existing objects unless adoptExistingObjects: always set, so PULUMI_K8S_UPSERT_EXISTING_OBJECTS cannot turn it on", async () => {
+        const secret = { [`${P}pksClientSecret`]: "prod-client-secret" };
+        await runProgram({ ...stackConfig("prod"), ...secret }, Object.keys(secret));
+        expect(mocks.find("pulumi:providers:kubernetes", "mesh-cluster").inputs).to.deep.include({ upsertExistingObjects: "false" });
+        await runProgram({ ...stackConfig("prod"), ...secret, [`${P}adoptExistingObjects`]: "true" }, Object.keys(secret));
+        expect(mocks.find("pulumi:providers:kubernetes", "mesh-cluster").inputs).to.deep.include({ upsertExistingObjects: "true" });
+    });
+
+    it("asks, before the provider may act, whether the namespaces it creates are someone else's", async () => {
+        const secret = { [`${P}pksClientSecret`]: "prod-client-secret" };
+        await runProgram({ ...stackConfig("prod"), ...secret }, Object.keys(secret), "prod");
+        const guard = mocks.invokes.map((i) => i.inputs.environment as Record<string, string>).find((env) => env.MESH_INVENTORY_OWN_NAMESPACES !== undefined);
+        expect(guard?.MESH_INVENTORY_OWN_NAMESPACES).to.equal("istio-system,istio-ingress,bookinfo");
+        for (const name of ["istio-istio-system", "istio-namespace", "bookinfo-namespace"]) {
+            expect((mocks.find("kubernetes:core/v1:Namespace", name).inputs.metadata as { annotations: unknown }).annotations).to.deep.equal({ "pks-istio-mesh/stack": "pks-istio-mesh/prod" });
+        }
+        await runProgram({ ...stackConfig("prod"), ...secret, [`${P}bookinfoNamespace`]: "default", [`${P}bookinfoCreateNamespace`]: "false" }, Object.keys(secret), "prod");
+        const shared = mocks.invokes.map((i) => i.inputs.environment as Record<string, string>).find((env) => env.MESH_INVENTORY_OWN_NAMESPACES !== undefined);
+        expect(shared?.MESH_INVENTORY_OWN_NAMESPACES, "a namespace it only labels is not one it creates").to.equal("istio-system,istio-ingress");
+    });
+
+    it("refuses a PKS cluster's kubeconfig that does not verify the API server, naming the setting, unless allowed", async () => {
+        const insecure = FAKE_KUBECONFIG.replace("certificate-authority-data: Q0E=", "insecure-skip-tls-verify: true");
+        const origin = "the kubeconfig of PKS cluster mesh-prod (get-credentials)";
+        expect(() => verifiedKubeconfig(insecure, origin, false)).to.throw(ConfigError, `${origin} skips verifying the API server's certificate (insecure-skip-tls-verify: true): ` +
+            `give it the cluster's CA (certificate-authority-data) so that the API server is verified, or set ${P}allowInsecureKubeconfig to true to accept it`);
+        expect(verifiedKubeconfig(FAKE_KUBECONFIG, origin, false)).to.equal(FAKE_KUBECONFIG);
+        // The program checks what get-credentials handed out before anything uses it: accepted only when allowed.
+        const secret = { [`${P}pksClientSecret`]: "prod-client-secret" };
+        const allowed = await runProgram({ ...stackConfig("prod"), ...secret, [`${P}allowInsecureKubeconfig`]: "true" }, Object.keys(secret), "prod", false, (m) => { m.credentials = insecure; });
+        expect(allowed.error).to.equal(undefined);
+        expect(mocks.find("pulumi:providers:kubernetes", "mesh-cluster").inputs.kubeconfig).to.equal(insecure);
+    });
+
+    it("denies by default namespace-wide only in a Bookinfo namespace of its own", async () => {
+        const secret = { [`${P}pksClientSecret`]: "prod-client-secret" };
+        const own = await runProgram({ ...stackConfig("prod"), ...secret }, Object.keys(secret));
+        expect(mocks.ofType("kubernetes:security.istio.io/v1:AuthorizationPolicy").map((p) => p.name)).to.include("bookinfo-default-deny");
+        expect(await unwrap(own.exports!.authorization as pulumi.Output<{ namespaceDefaultDeny: boolean }>)).to.deep.include({ namespaceDefaultDeny: true });
+        const shared = await runProgram({ ...stackConfig("prod"), ...secret, [`${P}bookinfoNamespace`]: "default", [`${P}bookinfoCreateNamespace`]: "false" }, Object.keys(secret));
+        expect(shared.error).to.equal(undefined);
+        expect(mocks.ofType("kubernetes:security.istio.io/v1:AuthorizationPolicy").map((p) => p.name)).to.not.include("bookinfo-default-deny");
+        expect(await unwrap(shared.exports!.authorization as pulumi.Output<{ namespaceDefaultDeny: boolean }>)).to.deep.include({ namespaceDefaultDeny: false });
     });
 
     it("can leave out the network profile (non-NSX installs) and the product page check", async () => {

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { InjectionMode, SidecarInjection } from "../istio/injection";
 import { MeshNamespace } from "../istio/meshNamespace";
 import { ISTIO_IMAGE_HUB } from "../istio/releases";
+import { stackAnnotations } from "../istio/namespaceOwnership";
 
 /** Istio's Bookinfo release used by the 1.30 and 1.31 samples. */
 export const BOOKINFO_IMAGE_TAG = "1.20.3";
@@ -112,7 +113,7 @@ export class BookinfoApp extends pulumi.ComponentResource {
 
         if (args.createNamespace ?? true) {
             this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-                metadata: { name: namespace, labels: { ...(mode === "namespace" ? args.injection.namespaceLabels : {}), ...securityLabels } },
+                metadata: { name: namespace, labels: { ...(mode === "namespace" ? args.injection.namespaceLabels : {}), ...securityLabels }, annotations: stackAnnotations() },
             }, childOpts);
             this.namespaceName = this.namespace.metadata.name;
         } else {

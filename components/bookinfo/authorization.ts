@@ -91,6 +91,13 @@ export interface BookinfoAuthorizationArgs {
      * only what the product page's policy allows.
      */
     allowAtGateway?: boolean;
+    /**
+     * Write the namespace-wide `default-deny`, which applies to every workload of the namespace. Defaults to true;
+     * false where Bookinfo shares a namespace the program does not own: a namespace-wide deny would refuse every call
+     * to the other workloads there. Bookinfo's own workloads deny by default either way, since each is selected by
+     * an ALLOW policy here, and Istio refuses a request to a workload that no ALLOW policy applying to it admits.
+     */
+    namespaceDefaultDeny?: boolean;
 }
 
 /**
@@ -122,6 +129,8 @@ export class BookinfoAuthorization extends pulumi.ComponentResource {
     public readonly gatewayServiceAccount: k8s.core.v1.ServiceAccount;
     /** What each policy allows, for people: policy name → one line per rule. */
     public readonly allowed: pulumi.Output<Record<string, string[]>>;
+    /** Whether the namespace-wide `default-deny` was written (else only Bookinfo's workloads deny by default). */
+    public readonly namespaceDefaultDeny: boolean;
 
     constructor(name: string, args: BookinfoAuthorizationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:bookinfo:BookinfoAuthorization", name, {}, opts);
@@ -186,10 +195,13 @@ export class BookinfoAuthorization extends pulumi.ComponentResource {
             allowed["bookinfo-ingress"] = gatewayRules;
         }
 
-        this.policies["default-deny"] = new AuthorizationPolicy(`${name}-default-deny`, {
-            metadata: { name: "default-deny", namespace },
-            spec: {},
-        }, { ...policyOpts, dependsOn: [...args.validation.readyBefore, ...allows] });
+        this.namespaceDefaultDeny = args.namespaceDefaultDeny ?? true;
+        if (this.namespaceDefaultDeny) {
+            this.policies["default-deny"] = new AuthorizationPolicy(`${name}-default-deny`, {
+                metadata: { name: "default-deny", namespace },
+                spec: {},
+            }, { ...policyOpts, dependsOn: [...args.validation.readyBefore, ...allows] });
+        }
 
         this.allowed = pulumi.all(allowed).apply((all) => Object.fromEntries(Object.entries(all).map(([policy, policyRules]) =>
             [policy, policyRules.map(describeRule)])));

@@ -10,10 +10,12 @@ import { compareIstioVersions } from "../istio/releases";
 import { NetworkProfileParameters } from "../pks/networkProfile";
 import { TelemetryAddonName } from "../telemetry/manifests";
 import { ControlPlaneRevision, configWarnings, revisionsOf } from "./istio";
-import { Problem, crossChecks, kubeconfigServer, suggest } from "./rules";
-import { ConfigValues, PROJECT, SECRET_KEYS, configSchema } from "./schema";
+import { insecureKubeconfig, insecureKubeconfigRefusal, insecureKubeconfigWarning, kubeconfigServer } from "./kubeconfig";
+import { Problem, crossChecks, suggest } from "./rules";
+import { ConfigError, ConfigValues, PROJECT, SECRET_KEYS, configSchema } from "./schema";
 
-export { PROJECT, configSchema } from "./schema";
+export { ConfigError, PROJECT, configSchema } from "./schema";
+export { verifiedKubeconfig } from "./kubeconfig";
 
 /** Login and behaviour of the PKS CLI. */
 export interface PksConnectionConfig {
@@ -111,11 +113,6 @@ export interface MeshConfig {
         /** The mesh's trust domain, the first part of every principal. */
         trustDomain: string;
     };
-    /**
-     * What the configuration is warned about (each as `<key>: <message>`): releases with a published security
-     * bulletin, retired artifact hosts. The program logs them; they do not stop it.
-     */
-    warnings: string[];
     /** Opt-in telemetry add-ons and Istio's Telemetry API settings. */
     telemetry: {
         prometheus: boolean;
@@ -130,13 +127,28 @@ export interface MeshConfig {
         /** The user's sha256 pins of add-on manifests (add-on → digest), replacing the program's for the release. */
         addonsSha256: Partial<Record<TelemetryAddonName, string>>;
     };
+    /** What the program may take over, trust and hand out (README, "Threat model"). */
+    safety: {
+        /**
+         * Create over Kubernetes objects that already exist (the provider's `upsertExistingObjects`): they are
+         * adopted, and deleted on destroy. Off: such a create fails, naming the object.
+         */
+        adoptExistingObjects: boolean;
+        /** Accept a cluster kubeconfig that does not verify the API server (a warning on every run). */
+        allowInsecureKubeconfig: boolean;
+        /** Export the cluster's (cluster-admin) kubeconfig as the stack output `kubeconfig`, a secret. */
+        exportKubeconfig: boolean;
+    };
+    /**
+     * What every preview and update warns about (each as `<key>: <message>`): releases with a published security
+     * bulletin, retired artifact hosts, settings that weaken a default. The program logs them; they do not stop it.
+     */
+    warnings: string[];
 }
 
 /** One control plane (istiod release). */
 export type ControlPlaneRevisionConfig = ControlPlaneRevision;
 
-/** Raised for bad configuration; Pulumi prints its message without a stack trace. */
-export class ConfigError extends pulumi.RunError {}
 
 /** Loads the stack's configuration; throws a `ConfigError` listing every problem. */
 export function loadConfig(
@@ -152,6 +164,7 @@ export function loadConfig(
         }
     }
     const problems: Problem[] = [];
+    const warnings: string[] = [];
     const result = configSchema.safeParse(values);
     if (!result.success) {
         for (const issue of result.error.issues) {
@@ -180,6 +193,12 @@ export function loadConfig(
         try {
             const text = fromConfig ?? fs.readFileSync(env.KUBECONFIG!, "utf8");
             existing = { source: "existing", kubeconfig: pulumi.secret(text), server: kubeconfigServer(text, origin), origin };
+            const insecure = insecureKubeconfig(text, origin);
+            if (insecure !== undefined && !result.data.allowInsecureKubeconfig) {
+                problems.push({ key: "kubeconfig", message: insecureKubeconfigRefusal(insecure) });
+            } else if (insecure !== undefined) {
+                warnings.push(insecureKubeconfigWarning(insecure));
+            }
         } catch (e) {
             problems.push({ key: "kubeconfig", message: (e as Error).message });
         }
@@ -222,7 +241,6 @@ export function loadConfig(
         meshNamespaces: v.meshNamespaces ?? {},
         verify: { enabled: v.verifyProductPage, timeoutSeconds: v.verifyTimeoutSeconds },
         authorization: { bookinfo: v.bookinfoAuthorization, meshDefaultDeny: v.meshDefaultDeny, trustDomain: v.trustDomain },
-        warnings: configWarnings(v).map((w) => `${prefix}${w.key}: ${w.message}`),
         telemetry: {
             prometheus: v.telemetryPrometheus,
             grafana: v.telemetryGrafana,
@@ -233,6 +251,19 @@ export function loadConfig(
             addonsSource: v.telemetryAddonsSource,
             addonsSha256: v.telemetryAddonsSha256 ?? {},
         },
+        safety: {
+            adoptExistingObjects: v.adoptExistingObjects,
+            allowInsecureKubeconfig: v.allowInsecureKubeconfig,
+            exportKubeconfig: v.exportKubeconfig,
+        },
+        warnings: [
+            ...configWarnings(v).map((w) => `${prefix}${w.key}: ${w.message}`),
+            ...v.clusterSource === "pks" && v.pksSkipTlsValidation ? [`${PROJECT}:pksSkipTlsValidation is true: pksctl logs in with \`-k\`, ` +
+                `so the PKS API's certificate is not verified and whoever answers for ${v.pksApiUrl} gets the PKS credentials; set pksCaCert instead`] : [],
+            ...v.adoptExistingObjects ? [`${PROJECT}:adoptExistingObjects is true: Kubernetes objects that already exist are taken over ` +
+                "by the stack and deleted by `pulumi destroy`; set it back to false once the objects you meant to adopt are in the stack"] : [],
+            ...warnings,
+        ],
     };
 }
 

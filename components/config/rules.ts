@@ -5,7 +5,6 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import * as YAML from "yaml";
 import { TELEMETRY_ADDONS, isLocalSource, telemetryAddonsOf } from "../telemetry/manifests";
 import { PINNED_ADDON_SHA256, unpinnedMessage } from "../telemetry/verification";
 import { compareIstioVersions } from "../istio/releases";
@@ -42,25 +41,6 @@ export function suggest(key: string): string {
     const known = Object.keys(configSchema.shape);
     const best = known.map((k) => ({ k, d: distance(key, k) })).sort((x, y) => x.d - y.d)[0];
     return best && best.d <= 3 ? `; did you mean ${best.k}?` : "";
-}
-
-/** Reads and checks the kubeconfig of an existing cluster; returns its current context's API server URL. */
-export function kubeconfigServer(kubeconfig: string, origin: string): string {
-    let doc: unknown;
-    try {
-        doc = YAML.parse(kubeconfig);
-    } catch (e) {
-        throw new Error(`${origin} is not valid YAML: ${(e as Error).message.split("\n")[0]}`);
-    }
-    const config = doc as { "current-context"?: string; contexts?: Array<{ name: string; context?: { cluster?: string } }>; clusters?: Array<{ name: string; cluster?: { server?: string } }> } | null;
-    const contextName = config?.["current-context"];
-    const context = config?.contexts?.find((c) => c.name === contextName);
-    const cluster = config?.clusters?.find((c) => c.name === context?.context?.cluster);
-    const server = cluster?.cluster?.server;
-    if (!contextName || !server) {
-        throw new Error(`${origin} has no current-context with a cluster server URL`);
-    }
-    return server;
 }
 
 /**

@@ -3,6 +3,7 @@
  * the project namespace (`pks-istio-mesh:<key>`); scalar keys are also declared, with the same defaults, in
  * Pulumi.yaml (a test keeps the two in step). The rules between keys are in rules.ts.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { OWNER_TAG } from "../pks/contract";
 import { BOSH_RESERVED_TAGS, PKS_NAME, PKS_NAME_RULE, PKS_TAG_KEY, PKS_TAG_PART } from "../pks/names";
@@ -10,6 +11,9 @@ import { DEFAULT_ISTIO_VERSION, ISTIO_CHART_REPOSITORY, ISTIO_RELEASE } from "..
 import { TELEMETRY_ADDONS, TelemetryAddonName, isLocalSource } from "../telemetry/manifests";
 
 export const PROJECT = "pks-istio-mesh";
+
+/** Raised for bad configuration; Pulumi prints its message without a stack trace. */
+export class ConfigError extends pulumi.RunError {}
 
 /** Keys whose values are credentials: they must be stored as Pulumi secrets and are never echoed. */
 export const SECRET_KEYS = ["pksPassword", "pksClientSecret", "kubeconfig"] as const;
@@ -217,6 +221,10 @@ export const configSchema = z.strictObject({
             ? `unknown add-on(s) ${issue.keys.join(", ")}: expected ${TELEMETRY_ADDON_NAMES.join(", ")}`
             : `expected an object of add-on names to sha256 digests, e.g. {"kiali": "<64 hex digits>"}`,
     })).optional(),
+    // What the program may take over, trust and hand out
+    adoptExistingObjects: boolean().default(false),
+    allowInsecureKubeconfig: boolean().default(false),
+    exportKubeconfig: boolean().default(false),
 }, {
     error: (issue) => issue.code === "unrecognized_keys" ? `unknown key(s) ${issue.keys.join(", ")}` : undefined,
 });

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IstioChartSource, chartReleaseArgs, compatibilityValues } from "./chart";
+import { stackAnnotations } from "./namespaceOwnership";
 
 export interface IstioBaseArgs {
     /** The Kubernetes provider of the target cluster. */
@@ -32,7 +33,8 @@ export class IstioBase extends pulumi.ComponentResource {
         const childOpts = { parent: this, provider: args.provider };
 
         this.namespace = new k8s.core.v1.Namespace(`${name}-istio-system`, {
-            metadata: { name: "istio-system" },
+            // Marked as this stack's: the revision guard refuses an istio-system that is someone else's.
+            metadata: { name: "istio-system", annotations: stackAnnotations() },
         }, childOpts);
         this.namespaceName = this.namespace.metadata.name;
 

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IstioChartSource, chartReleaseArgs, compatibilityValues } from "./chart";
 import { SidecarInjection } from "./injection";
+import { stackAnnotations } from "./namespaceOwnership";
 
 /** How the gateway Service is exposed. */
 export type GatewayServiceType = "LoadBalancer" | "NodePort" | "ClusterIP";
@@ -68,7 +69,7 @@ export class IstioIngressGateway extends pulumi.ComponentResource {
         this.httpPort = this.servicePorts.find((p) => p.name === "http2")!.port;
 
         this.namespace = new k8s.core.v1.Namespace(`${name}-namespace`, {
-            metadata: { name: args.namespace ?? "istio-ingress" },
+            metadata: { name: args.namespace ?? "istio-ingress", annotations: stackAnnotations() },
         }, childOpts);
 
         const revision = args.injection.selector;

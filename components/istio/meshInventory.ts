@@ -5,11 +5,13 @@
  * the command provider as
  *   node components/launcher/run.js components/istio/meshInventory.ts [NAMESPACE…]
  * with MESH_INVENTORY_KUBECONFIG (the kubeconfig's text, a secret) and MESH_INVENTORY_ROOT_NAMESPACE in the
- * environment; with namespaces given, only their pods are listed. It prints one JSON `MeshInventory` on stdout,
- * which carries no secret; errors are one line, `mesh-inventory: <step>: <reason>`, with exit status 1.
+ * environment; with namespaces given (MESH_INVENTORY_NAMESPACES), only their pods are listed; with
+ * MESH_INVENTORY_OWN_NAMESPACES, which of the namespaces named there exist, and the stack mark each carries. It
+ * prints one JSON `MeshInventory` on stdout, which carries no secret; errors are one line,
+ * `mesh-inventory: <step>: <reason>`, with exit status 1.
  */
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, V1Pod } from "@kubernetes/client-node";
-import { StepError, apiMessage as reason, kubeconfigFromEnv, runScript } from "./kubeApi";
+import { StepError, apiMessage as reason, isNotFound, kubeconfigFromEnv, runScript } from "./kubeApi";
 
 /** An installed control plane. */
 export interface InstalledRevision {
@@ -31,11 +33,22 @@ export interface InjectedPod {
     app?: string;
 }
 
+/** The annotation that marks a namespace as a stack's (namespaceOwnership.ts). */
+export const STACK_ANNOTATION = "pks-istio-mesh/stack";
+
+/** A namespace asked about that exists, and the stack mark it carries, if any (namespaceOwnership.ts). */
+export interface ExistingNamespace {
+    name: string;
+    mark?: string;
+}
+
 export interface MeshInventory {
     revisions: InstalledRevision[];
     /** Revision tags: tag → the revision its webhook (`istio-revision-tag-<tag>`) points at. */
     tags: Record<string, string>;
     pods: InjectedPod[];
+    /** Of the namespaces asked about (MESH_INVENTORY_OWN_NAMESPACES), those that exist. */
+    namespaces?: ExistingNamespace[];
 }
 
 /** The tag of an image reference (`registry/path/name:tag[@digest]`), or "unknown". */
@@ -92,7 +105,20 @@ async function inventory(namespaces: string[]): Promise<MeshInventory> {
             })).items);
         }
     }
-    return { revisions, tags, pods: pods.map(injectedPod).filter((p): p is InjectedPod => p !== undefined) };
+    const existing: ExistingNamespace[] = [];
+    for (const name of (process.env.MESH_INVENTORY_OWN_NAMESPACES ?? "").split(",").filter((n) => n !== "")) {
+        const namespace = await core.readNamespace({ name }).catch((e: unknown) => {
+            if (isNotFound(e)) {
+                return undefined;
+            }
+            throw new StepError(`reading namespace ${name}: ${reason(e)}`);
+        });
+        const mark = namespace?.metadata?.annotations?.[STACK_ANNOTATION];
+        if (namespace !== undefined) {
+            existing.push({ name, ...(mark !== undefined ? { mark } : {}) });
+        }
+    }
+    return { revisions, tags, pods: pods.map(injectedPod).filter((p): p is InjectedPod => p !== undefined), namespaces: existing };
 }
 
 if (require.main === module) {

@@ -16,6 +16,17 @@ export interface MeshNamespaceArgs {
     labels?: Record<string, string>;
     /** The cluster's kubeconfig (a secret), needed when the namespace carries labels that block the injection. */
     kubeconfig?: pulumi.Input<string>;
+    /** The field manager of the label patch, exactly. Defaults to `labelFieldManager()`. */
+    fieldManager?: string;
+}
+
+/**
+ * The field manager of the program's namespace label patches: `pks-istio-mesh/<stack>`, one exact name per stack
+ * (at most 115 characters; Kubernetes allows 128), so that its own labels are told apart from those of any other
+ * Pulumi program (whose managers are `pulumi-kubernetes-<random>`).
+ */
+export function labelFieldManager(): string {
+    return `pks-istio-mesh/${pulumi.getStack()}`;
 }
 
 /**
@@ -49,13 +60,14 @@ export class MeshNamespace extends pulumi.ComponentResource {
         super("pks-istio-mesh:istio:MeshNamespace", name, {}, opts);
         const mode = args.mode ?? "namespace";
         let namespace: pulumi.Output<string> = pulumi.output(args.namespace);
+        const fieldManager = args.fieldManager ?? labelFieldManager();
         const blocking = blockingLabels(mode, args.injection.selector);
         if (Object.keys(blocking).length > 0) {
             if (args.kubeconfig === undefined) {
                 throw new Error(`MeshNamespace ${name}: namespace ${args.namespace} in '${mode}' mode${args.injection.selector ? ` with ${args.injection.selector}` : ""} needs the kubeconfig, to remove ${Object.keys(blocking).join(", ")} while the stack exists`);
             }
             this.labelRemoval = new NamespaceLabelRemoval(`${name}-blocking-labels`, {
-                kubeconfig: args.kubeconfig, namespace: args.namespace, labels: blocking,
+                kubeconfig: args.kubeconfig, namespace: args.namespace, labels: blocking, ownFieldManagers: [fieldManager],
             }, { parent: this, aliases: [{ parent: opts?.parent ?? pulumi.rootStackResource }] });
             namespace = this.labelRemoval.namespaceName;
         }
@@ -63,7 +75,8 @@ export class MeshNamespace extends pulumi.ComponentResource {
         if (Object.keys(labels).length > 0) {
             // Named, and aliased, as when the patch was a child of the workload's component.
             this.labelPatch = new k8s.core.v1.NamespacePatch(`${name}-injection-label`, {
-                metadata: { name: namespace, labels },
+                // The provider's documented way to name a patch's field manager (else `pulumi-kubernetes-<random>`).
+                metadata: { name: namespace, labels, annotations: { "pulumi.com/patchFieldManager": fieldManager } },
             }, { parent: this, provider: args.provider, aliases: [{ parent: opts?.parent ?? pulumi.rootStackResource }] });
             namespace = this.labelPatch.metadata.apply((m) => m.name!);
         }

@@ -10,6 +10,11 @@ export interface NamespaceLabelRemovalArgs {
     namespace: pulumi.Input<string>;
     /** The labels to remove: key → the one value that may stay (`null`: remove whatever the value). */
     labels: Record<string, string | null>;
+    /**
+     * The exact field-manager names of the program's own label patches: a label that only they set is the
+     * program's (of an earlier configuration), removed but not put back on destroy.
+     */
+    ownFieldManagers: string[];
 }
 
 /**
@@ -19,7 +24,8 @@ export interface NamespaceLabelRemovalArgs {
  * Istio's revision webhooks select only namespaces without an `istio-injection` label, so using an existing
  * namespace labelled `istio-injection=enabled` with a control-plane revision would silently inject nothing; a
  * Kubernetes patch resource cannot delete a label another field manager owns, nor restore it later, so this is
- * a command (components/istio/namespaceLabels.ts) that records what it removed in its stdout.
+ * a command (components/istio/namespaceLabels.ts) that records what it removed, and the namespace's uid, in its
+ * stdout: labels go back only onto that namespace, never onto one created again under the same name.
  */
 export class NamespaceLabelRemoval extends pulumi.ComponentResource {
     /** The namespace's name, available once the labels are gone: depend on it to come after the removal. */
@@ -38,6 +44,7 @@ export class NamespaceLabelRemoval extends pulumi.ComponentResource {
                 NAMESPACE_LABELS_KUBECONFIG: pulumi.secret(args.kubeconfig),
                 NAMESPACE_LABELS_NAMESPACE: args.namespace,
                 NAMESPACE_LABELS_REMOVE: JSON.stringify(args.labels),
+                NAMESPACE_LABELS_OWN_MANAGERS: JSON.stringify(args.ownFieldManagers),
             },
             logging: "stderr",
         }, { parent: this });

@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { MeshInventory } from "./meshInventory";
+import { OwnNamespaces, ownershipProblem } from "./namespaceOwnership";
 import { launcherInterpreter } from "../launcher/interpreter";
 
 
@@ -20,6 +21,8 @@ export interface RevisionGuardArgs {
     own: OwnWorkloads[];
     /** The Istio root namespace. Defaults to `istio-system`. */
     rootNamespace?: string;
+    /** The namespaces the program creates: refused when they exist without this stack's mark (unless adopting). */
+    ownNamespaces?: OwnNamespaces;
 }
 
 /**
@@ -40,12 +43,13 @@ export function revisionsInUse(inventory: MeshInventory, keep: string[], own: Ow
 
 /**
  * Reads the mesh's inventory on every preview and update (a read-only command, like `get-credentials`) and
- * fails the program — before anything changes, when the Kubernetes provider waits on it — if a control plane
- * that the configuration no longer lists still injects running pods the program does not roll itself.
+ * fails the program — before anything changes, when the Kubernetes provider waits on it — if a namespace the
+ * program creates is already someone else's (namespaceOwnership.ts), or a control plane that the configuration no
+ * longer lists still injects running pods the program does not roll itself.
  */
 export function guardRevisionRemoval(args: RevisionGuardArgs, opts?: pulumi.InvokeOutputOptions): pulumi.Output<MeshInventory> {
-    return readMeshInventory({ kubeconfig: args.kubeconfig, rootNamespace: args.rootNamespace }, opts).apply((inventory) => {
-        const problem = removalProblem(inventory, args.keep, args.own);
+    return readMeshInventory({ kubeconfig: args.kubeconfig, rootNamespace: args.rootNamespace, ownNamespaces: args.ownNamespaces?.names }, opts).apply((inventory) => {
+        const problem = (args.ownNamespaces && ownershipProblem(inventory, args.ownNamespaces)) ?? removalProblem(inventory, args.keep, args.own);
         if (problem !== undefined) {
             throw new pulumi.RunError(problem);
         }
@@ -58,7 +62,7 @@ export function guardRevisionRemoval(args: RevisionGuardArgs, opts?: pulumi.Invo
  * update; nothing of it is stored. `namespaces`: only their pods; unset: every pod of the cluster.
  */
 export function readMeshInventory(
-    args: { kubeconfig: pulumi.Input<string>; namespaces?: pulumi.Input<string>[]; rootNamespace?: string },
+    args: { kubeconfig: pulumi.Input<string>; namespaces?: pulumi.Input<string>[]; rootNamespace?: string; ownNamespaces?: string[] },
     opts?: pulumi.InvokeOutputOptions,
 ): pulumi.Output<MeshInventory> {
     const result = command.local.runOutput({
@@ -68,6 +72,7 @@ export function readMeshInventory(
             MESH_INVENTORY_KUBECONFIG: pulumi.secret(args.kubeconfig),
             MESH_INVENTORY_ROOT_NAMESPACE: args.rootNamespace ?? "istio-system",
             ...(args.namespaces ? { MESH_INVENTORY_NAMESPACES: pulumi.all(args.namespaces).apply((ns) => ns.join(",")) } : {}),
+            ...(args.ownNamespaces ? { MESH_INVENTORY_OWN_NAMESPACES: args.ownNamespaces.join(",") } : {}),
         },
         logging: "stderr",
         addPreviousOutputInEnv: false,

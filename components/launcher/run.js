@@ -14,10 +14,17 @@
  * module` holds in the entry, and `process.argv` is `[node, <entry>, <args…>]`.
  *
  * The cache is `$PKS_ISTIO_MESH_TS_CACHE` when set, else `node_modules/.cache/pks-istio-mesh/ts/` next to the
- * `typescript` package, or, when that cannot be written, `<tmpdir>/pks-istio-mesh-ts-<uid>/`. Entries are written
- * to a temporary file and renamed into place, so concurrent first runs never see a partial file. A source that
- * does not parse ends the run with one line naming the file and position. Plain CommonJS with no dependency but
- * `typescript` (loaded only on a cache miss); no type checking (that is `npm run typecheck`).
+ * `typescript` package, else `pks-istio-mesh/ts/` in the user's cache directory (`$XDG_CACHE_HOME`, or
+ * `~/.cache`); never a shared directory such as the system's temporary one, where another local user could plant a
+ * file that would then run as the deployer. A cache directory is used only when it is this user's own: created
+ * 0700, it must be a real directory (a symbolic link is not followed), owned by the user and writable by no one
+ * else (one that is only readable by others is tightened to 0700); otherwise the launcher says so in one line and
+ * tries the next. Each entry is opened without following a link and run only if it is a regular file owned by the
+ * user, writable by no one else and with no other name (no hard link); else it is transpiled again and replaced.
+ * Entries are written, 0600, to a new temporary file and renamed into place, so concurrent first runs never see a
+ * partial file. Without a usable cache directory every run transpiles. A source that does not parse ends the run
+ * with one line naming the file and position. Plain CommonJS with no dependency but `typescript` (loaded only on a
+ * cache miss); no type checking (that is `npm run typecheck`).
  */
 "use strict";
 
@@ -34,11 +41,88 @@ const COMPILER_OPTIONS = { target: "ES2022", module: "commonjs", esModuleInterop
 
 const typescriptPackage = require.resolve("typescript/package.json", { paths: [__dirname] });
 const typescriptVersion = JSON.parse(fs.readFileSync(typescriptPackage, "utf8")).version;
-const uid = typeof process.getuid === "function" ? process.getuid() : "user";
-const cacheDirs = process.env.PKS_ISTIO_MESH_TS_CACHE ? [process.env.PKS_ISTIO_MESH_TS_CACHE] : [
+/** The user's id (undefined where the platform has none: ownership is then not checked). */
+const uid = typeof process.getuid === "function" ? process.getuid() : undefined;
+/** Permission bits that let someone else write. */
+const WRITABLE_BY_OTHERS = 0o022;
+/** The user's own cache directory (XDG base directory rules). */
+const userCache = process.env.XDG_CACHE_HOME && path.isAbsolute(process.env.XDG_CACHE_HOME)
+    ? process.env.XDG_CACHE_HOME : path.join(os.homedir(), ".cache");
+const candidateDirs = process.env.PKS_ISTIO_MESH_TS_CACHE ? [path.resolve(process.env.PKS_ISTIO_MESH_TS_CACHE)] : [
     path.join(path.dirname(typescriptPackage), "..", ".cache", "pks-istio-mesh", "ts"),
-    path.join(os.tmpdir(), `pks-istio-mesh-ts-${uid}`),
+    path.join(userCache, "pks-istio-mesh", "ts"),
 ];
+
+/**
+ * Why `dir` may not hold the cache, or undefined when it may: it is created 0700 if missing, and must then be a
+ * directory (not a symbolic link to one) owned by this user and writable by no one else. A directory of the user's
+ * that others may only read (an earlier launcher's) is tightened to 0700.
+ */
+function refusal(dir) {
+    let stats;
+    try {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        stats = fs.lstatSync(dir);
+    } catch (e) {
+        return { quiet: true, reason: e.code || e.message };
+    }
+    if (stats.isSymbolicLink()) {
+        return { reason: "it is a symbolic link" };
+    }
+    if (!stats.isDirectory()) {
+        return { reason: "it is not a directory" };
+    }
+    if (uid !== undefined && stats.uid !== uid) {
+        return { reason: `it is owned by uid ${stats.uid}, not by this user (uid ${uid})` };
+    }
+    if ((stats.mode & WRITABLE_BY_OTHERS) !== 0) {
+        return { reason: `others may write to it (mode ${(stats.mode & 0o777).toString(8)})` };
+    }
+    if ((stats.mode & 0o077) !== 0) {
+        try {
+            fs.chmodSync(dir, 0o700);
+        } catch (e) {
+            return { reason: `it cannot be made private: ${e.code || e.message}` };
+        }
+    }
+    return undefined;
+}
+
+/** The cache directory of this run (checked once, on first use), or null when there is none. */
+let cacheDir;
+function ownCacheDir() {
+    if (cacheDir === undefined) {
+        cacheDir = null;
+        for (const dir of candidateDirs) {
+            const refused = refusal(dir);
+            if (refused === undefined) {
+                cacheDir = dir;
+                break;
+            }
+            if (!refused.quiet) {
+                process.stderr.write(`run.js: not caching in ${dir}: ${refused.reason}\n`);
+            }
+        }
+    }
+    return cacheDir;
+}
+
+/** A cache entry's text, if it is one this user wrote: a regular file of theirs, writable by no one else, one link. */
+function readEntry(file) {
+    let fd;
+    try {
+        fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW || 0) | (fs.constants.O_NONBLOCK || 0));
+    } catch {
+        return undefined;
+    }
+    try {
+        const stats = fs.fstatSync(fd);
+        const own = stats.isFile() && (uid === undefined || stats.uid === uid) && (stats.mode & WRITABLE_BY_OTHERS) === 0 && stats.nlink === 1;
+        return own ? fs.readFileSync(fd, "utf8") : undefined;
+    } finally {
+        fs.closeSync(fd);
+    }
+}
 
 /** A source that TypeScript cannot transpile. */
 class TranspileError extends Error {}
@@ -59,17 +143,14 @@ function transpile(source, filename) {
     return output.outputText;
 }
 
-/** Writes `text` to `file` atomically (temporary file + rename); false when the directory cannot be written. */
+/** Writes `text` to `file` atomically: a new 0600 file (never an existing one, nor through a link), renamed into place. */
 function writeAtomically(file, text) {
     const temporary = `${file}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.tmp`;
     try {
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(temporary, text);
+        fs.writeFileSync(temporary, text, { mode: 0o600, flag: "wx" });
         fs.renameSync(temporary, file);
-        return true;
     } catch {
         fs.rmSync(temporary, { force: true });
-        return false;
     }
 }
 
@@ -77,15 +158,15 @@ function writeAtomically(file, text) {
 function compiled(filename) {
     const source = fs.readFileSync(filename, "utf8");
     const name = `${crypto.createHash("sha256").update(optionsKey).update(source).digest("hex")}.js`;
-    for (const dir of cacheDirs) {
-        try {
-            return fs.readFileSync(path.join(dir, name), "utf8");
-        } catch {
-            // not cached there
-        }
+    const dir = ownCacheDir();
+    const cached = dir === null ? undefined : readEntry(path.join(dir, name));
+    if (cached !== undefined) {
+        return cached;
     }
     const javascript = transpile(source, filename);
-    cacheDirs.some((dir) => writeAtomically(path.join(dir, name), javascript));
+    if (dir !== null) {
+        writeAtomically(path.join(dir, name), javascript);
+    }
     return javascript;
 }
 

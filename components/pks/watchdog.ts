@@ -23,7 +23,9 @@ export class Watchdog implements GroupWatcher {
     /** Starts the watchdog process; pksctl does not wait for it. */
     static start(): Watchdog {
         try {
-            const child = spawn("/bin/sh", [SCRIPT], { detached: true, stdio: ["pipe", "ignore", "ignore"] });
+            // Its environment is PATH alone (for `sleep` and `rm`): nothing of pksctl's, whose inputs hold the PKS
+            // password or client secret, reaches a process that outlives it.
+            const child = spawn("/bin/sh", [SCRIPT], { detached: true, stdio: ["pipe", "ignore", "ignore"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
             child.on("error", () => { /* no watchdog: pksctl still cleans up whenever it can */ });
             child.stdin?.on("error", () => { /* the watchdog is gone */ });
             // Neither the process nor the pipe keeps pksctl alive.

@@ -21,7 +21,7 @@ const charts = { repository: "https://blob.istio.io/istio-release/charts", versi
 const POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy";
 const ROUTED = ["/productpage", "/static*", "/login", "/logout", "/api/v1/products*"];
 
-async function secure(recorder: Recorder, options: { namespace?: string; trustDomain?: string; allowAtGateway?: boolean } = {}) {
+async function secure(recorder: Recorder, options: { namespace?: string; trustDomain?: string; allowAtGateway?: boolean; namespaceDefaultDeny?: boolean } = {}) {
     const provider = new k8s.Provider("k8s", { kubeconfig: "{}" });
     const base = new IstioBase("istio", { provider, charts });
     const controlPlane = new IstioControlPlane("istio", { provider, charts, base });
@@ -31,6 +31,7 @@ async function secure(recorder: Recorder, options: { namespace?: string; trustDo
     const ingress = new BookinfoIngress("bookinfo", { provider, validation, gateway, namespace: app.namespaceName });
     const authorization = new BookinfoAuthorization("bookinfo", {
         provider, validation, app, ingress, gateway, trustDomain: options.trustDomain, allowAtGateway: options.allowAtGateway,
+        namespaceDefaultDeny: options.namespaceDefaultDeny,
     }, recorder.opts());
     await recorder.settle();
     await unwrap(authorization.allowed);
@@ -80,6 +81,17 @@ describe("BookinfoAuthorization", () => {
         expect([...callers].sort()).to.deep.equal(["cluster.local/ns/bookinfo/sa/bookinfo-productpage", "cluster.local/ns/bookinfo/sa/bookinfo-reviews",
             "cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]);
         expect(BOOKINFO_CALLS.map((c) => `${c.from}→${c.to}`)).to.deep.equal(["productpage→details", "productpage→reviews", "reviews→ratings", "productpage→ratings"]);
+    });
+
+    it("writes no namespace-wide default-deny in a namespace it does not own; each Bookinfo workload keeps its ALLOW policy", async () => {
+        const { authorization } = await secure(new Recorder(), { namespace: "default", namespaceDefaultDeny: false });
+        expect(authorization.namespaceDefaultDeny).to.equal(false);
+        expect(policies().map((p) => (p.inputs.metadata as { name: string }).name).sort()).to.deep.equal(["details", "productpage", "ratings", "reviews"]);
+        // Every Bookinfo workload is selected by an ALLOW policy, so Istio refuses what that policy does not admit.
+        for (const app of ["productpage", "details", "reviews", "ratings"]) {
+            expect(policy(`bookinfo-${app}`).spec).to.deep.include({ selector: { matchLabels: { app } }, action: "ALLOW" });
+            expect(policy(`bookinfo-${app}`).metadata.namespace).to.equal("default");
+        }
     });
 
     it("reads the gateway's service account back from the cluster, as the gateway chart names it", async () => {

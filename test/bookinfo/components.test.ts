@@ -19,6 +19,10 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const SERVICE = "kubernetes:core/v1:Service";
 const SA = "kubernetes:core/v1:ServiceAccount";
 const NAMESPACE = "kubernetes:core/v1:Namespace";
+/** The exact field manager of the program's label patches (stack "test"). */
+const OWN_PATCH = { "pulumi.com/patchFieldManager": "pks-istio-mesh/test" };
+/** The mark of a namespace the program creates (project pks-istio-mesh, stack "test"). */
+const OWN_NAMESPACE = { "pks-istio-mesh/stack": "pks-istio-mesh/test" };
 const GATEWAY = "kubernetes:networking.istio.io/v1:Gateway";
 const VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService";
 const DESTINATION_RULE = "kubernetes:networking.istio.io/v1:DestinationRule";
@@ -142,7 +146,7 @@ describe("BookinfoApp", () => {
 
     it("in namespace mode labels the namespace istio-injection=enabled (never the procedure's isito-injection typo)", async () => {
         await deploy(new Recorder());
-        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: { "istio-injection": "enabled" } });
+        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: { "istio-injection": "enabled" }, annotations: OWN_NAMESPACE });
         for (const d of deployments()) {
             expect(template(d).metadata.labels).to.not.have.any.keys("sidecar.istio.io/inject", "istio.io/rev");
         }
@@ -151,7 +155,7 @@ describe("BookinfoApp", () => {
 
     it("in pod mode labels only Bookinfo's pod templates and leaves the namespace unlabelled", async () => {
         await deploy(new Recorder(), { injectionMode: "pod" });
-        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: {} });
+        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: {}, annotations: OWN_NAMESPACE });
         for (const d of deployments()) {
             expect(template(d).metadata.labels).to.include({ "sidecar.istio.io/inject": "true" });
         }
@@ -159,7 +163,7 @@ describe("BookinfoApp", () => {
 
     it("uses istio.io/rev labels with a control-plane revision", async () => {
         await deploy(new Recorder(), {}, "canary");
-        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: { "istio.io/rev": "canary" } });
+        expect(mocks.find(NAMESPACE, "bookinfo-namespace").inputs.metadata).to.deep.equal({ name: "bookinfo", labels: { "istio.io/rev": "canary" }, annotations: OWN_NAMESPACE });
         mocks.reset();
         await deploy(new Recorder(), { injectionMode: "pod" }, "canary");
         for (const d of deployments()) {
@@ -171,7 +175,7 @@ describe("BookinfoApp", () => {
         await deploy(new Recorder(), { namespace: "default", createNamespace: false });
         expect(mocks.ofType(NAMESPACE).map((n) => n.name)).to.not.include("bookinfo-namespace");
         const patch = mocks.find("kubernetes:core/v1:NamespacePatch", "bookinfo-injection-label");
-        expect(patch.inputs.metadata).to.deep.equal({ name: "default", labels: { "istio-injection": "enabled" } });
+        expect(patch.inputs.metadata).to.deep.equal({ name: "default", labels: { "istio-injection": "enabled" }, annotations: OWN_PATCH });
         expect(deployments().every((d) => (d.inputs.metadata as { namespace: string }).namespace === "default")).to.equal(true);
 
         expect(mocks.ofType("command:local:Command"), "nothing to remove for the default revision in namespace mode").to.deep.equal([]);
@@ -188,7 +192,7 @@ describe("BookinfoApp", () => {
         expect(rules()).to.deep.equal({ "istio-injection": null });
         expect(removal().inputs).to.deep.include({ create: "remove", update: "remove", delete: "restore" });
         expect(isSecretValue(removal().rawInputs.environment), "the kubeconfig reaches the engine as a secret").to.equal(true);
-        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "bookinfo-injection-label").inputs.metadata).to.deep.equal({ name: "default", labels: { "istio.io/rev": "canary" } });
+        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "bookinfo-injection-label").inputs.metadata).to.deep.equal({ name: "default", labels: { "istio.io/rev": "canary" }, annotations: OWN_PATCH });
         // The label goes before the revision label is set and before any pod is created.
         const removing = recorder.find("command:local:Command", "bookinfo-blocking-labels").resource;
         const labelling = recorder.find("kubernetes:core/v1:NamespacePatch", "bookinfo-injection-label");

@@ -13,10 +13,13 @@ import { LocalCluster } from "./localCluster";
 import { discoveryAddressOf, injectedPods } from "./sidecars";
 import { useLocalCluster } from "./suite";
 import { localIstio, meshStack, toolsBin } from "./workspace";
+import { runToEnd } from "../process";
+import { ROOT } from "../stacks";
 
 const P = "pks-istio-mesh:";
 const TOOLS_BIN = toolsBin();
 const NAMESPACE = "shop";
+const OTHER_PULUMI_PROGRAM = "pulumi-kubernetes-0a1b2c3d";
 
 describe("end to end: an existing cluster and namespace with a control-plane revision", function () {
     this.timeout(15 * 60_000);
@@ -28,8 +31,9 @@ describe("end to end: an existing cluster and namespace with a control-plane rev
 
     before(async () => {
         cluster = suite.cluster;
-        // Someone's namespace, labelled for the default revision's injection long ago.
-        const created = await cluster.request("POST", "/api/v1/namespaces", {
+        // Someone's namespace, labelled for the default revision's injection long ago by a Pulumi program of theirs
+        // (a field manager named like every Pulumi Kubernetes provider's: not this program's).
+        const created = await cluster.request("POST", `/api/v1/namespaces?fieldManager=${OTHER_PULUMI_PROGRAM}`, {
             apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE, labels: { "istio-injection": "enabled", team: "shop" } },
         });
         expect(created.status).to.equal(201);
@@ -87,5 +91,50 @@ describe("end to end: an existing cluster and namespace with a control-plane rev
         expect(await lab()).to.include({ "istio.io/rev": "canary" }).and.not.have.property("istio-injection");
         await stack.destroy({ onOutput: recorder().onOutput });
         expect(await lab()).to.deep.equal({ "kubernetes.io/metadata.name": "lab" });
+    });
+
+    it("puts labels back only on the namespace they were taken from, never on one created again under its name", async () => {
+        // The label script as NamespaceLabelRemoval runs it, on a namespace of its own.
+        const script = (operation: string, previous?: string) => runToEnd(process.execPath, ["components/launcher/run.js", "components/istio/namespaceLabels.ts", operation], {
+            cwd: ROOT,
+            env: {
+                ...process.env, NAMESPACE_LABELS_KUBECONFIG: cluster.kubeconfig(), NAMESPACE_LABELS_NAMESPACE: "recycled",
+                NAMESPACE_LABELS_REMOVE: '{"istio-injection":null}', NAMESPACE_LABELS_OWN_MANAGERS: '["pks-istio-mesh/lab"]',
+                ...previous === undefined ? {} : { PULUMI_COMMAND_STDOUT: previous },
+            },
+        });
+        const namespace = async () => cluster.json<{ metadata: { uid: string; labels?: Record<string, string> } }>("/api/v1/namespaces/recycled");
+        const create = async (labels: Record<string, string>) => {
+            for (let attempt = 0; attempt < 120; attempt++) {
+                const created = await cluster.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: "recycled", labels } });
+                if (created.status === 201) {
+                    return;
+                }
+                await new Promise((resolve) => setTimeout(resolve, 500)); // the old one is still terminating
+            }
+            throw new Error("namespace recycled could not be created again");
+        };
+        await create({ "istio-injection": "enabled", team: "old" });
+        const first = (await namespace()).metadata.uid;
+        const removed = await script("remove");
+        expect(removed.code, removed.stderr).to.equal(0);
+        expect(JSON.parse(removed.stdout)).to.deep.equal({ namespace: "recycled", uid: first, removed: { "istio-injection": "enabled" } });
+
+        // Deleted and created again under the same name: another namespace, whoever owns it now.
+        expect((await cluster.request("DELETE", "/api/v1/namespaces/recycled")).status).to.equal(200);
+        await create({ team: "new" });
+        const second = (await namespace()).metadata.uid;
+        expect(second).to.not.equal(first);
+        const restored = await script("restore", removed.stdout);
+        expect(restored.code, restored.stderr).to.equal(0);
+        expect(restored.stderr).to.include(`namespace-labels: namespace recycled is not the one labels were taken from (uid ${second}, recorded ${first}); not restoring istio-injection`);
+        expect((await namespace()).metadata.labels).to.deep.equal({ team: "new", "kubernetes.io/metadata.name": "recycled" });
+        // An update on the new namespace forgets what was taken from the old one.
+        const again = await script("remove", removed.stdout);
+        expect(JSON.parse(again.stdout)).to.deep.equal({ namespace: "recycled", uid: second, removed: {} });
+        // On the namespace it was taken from, the label does go back.
+        const fromSecond = await script("restore", JSON.stringify({ namespace: "recycled", uid: second, removed: { "istio-injection": "enabled" } }));
+        expect(fromSecond.code, fromSecond.stderr).to.equal(0);
+        expect((await namespace()).metadata.labels).to.include({ "istio-injection": "enabled" });
     });
 });

@@ -34,7 +34,7 @@ async function main(): Promise<number> {
     const sandbox = stateDir();
     const cluster = await LocalCluster.start({ dir: path.join(sandbox, "cluster"), toolsBin, log: (l) => console.log(l) });
     try {
-        writeSettings(sandbox, { kubeconfig: { server: cluster.server, token: cluster.tokens.first } });
+        writeSettings(sandbox, { kubeconfig: { server: cluster.server, token: cluster.tokens.first, certificateAuthorityData: cluster.certificateAuthorityData } });
         const stack = await meshStack({ dir: path.join(sandbox, "pulumi"), toolsBin, stackName: "local", passphrase: PASSPHRASE });
         await stack.setAllConfig(localStackConfig(SIMULATOR_PASSWORD, cluster, toolsBin));
         const onOutput = (s: string) => process.stdout.write(s);

@@ -107,11 +107,23 @@ export class LocalCluster {
         return cluster;
     }
 
-    /** A kubeconfig for a cluster administrator with the given token (of the API server, or of a proxy to it). */
+    /**
+     * The CA of the API server's certificate (base64 PEM): kube-apiserver's self-signed serving certificate, which
+     * it writes, followed by the CA that signed it, into its certificate directory on first start (its names include
+     * 127.0.0.1). Known once the API server has started.
+     */
+    get certificateAuthorityData(): string {
+        return fs.readFileSync(this.file("certs", "apiserver.crt")).toString("base64");
+    }
+
+    /**
+     * A kubeconfig for a cluster administrator with the given token (of the API server, or of a proxy to it that
+     * presents the API server's certificate), verifying the API server's certificate.
+     */
     kubeconfig(token = this.tokens.first, server = this.server): string {
         return [
             "apiVersion: v1", "kind: Config",
-            "clusters:", `- name: local`, `  cluster: {server: "${server}", insecure-skip-tls-verify: true}`,
+            "clusters:", `- name: local`, `  cluster: {server: "${server}", certificate-authority-data: "${this.certificateAuthorityData}"}`,
             "users:", `- name: admin`, `  user: {token: "${token}"}`,
             "contexts:", `- name: local`, `  context: {cluster: local, user: admin}`,
             "current-context: local", "",
@@ -161,7 +173,6 @@ export class LocalCluster {
         fs.writeFileSync(path.join(pki, "tokens.csv"),
             `${this.tokens.first},pks-admin,pks-admin,system:masters\n${this.tokens.second},pks-admin-rotated,pks-admin-rotated,system:masters\n`,
             { mode: 0o600 });
-        fs.writeFileSync(this.file("admin.kubeconfig"), this.kubeconfig(), { mode: 0o600 });
 
         this.run("etcd", [
             "--name", "local", "--data-dir", this.file("etcd"),
@@ -202,6 +213,8 @@ export class LocalCluster {
             "--egress-selector-config-file", this.file("egress-selector.yaml"),
         ]);
         await this.waitFor("kube-apiserver", async () => (await this.request("GET", "/readyz")).status === 200, 120_000);
+        // Its certificate exists now: every kubeconfig verifies it.
+        fs.writeFileSync(this.file("admin.kubeconfig"), this.kubeconfig(), { mode: 0o600 });
 
         const kubeconfig = this.file("admin.kubeconfig");
         this.run("kube-controller-manager", [

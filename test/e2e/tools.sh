@@ -6,7 +6,8 @@
 #
 #   pulumi                      Pulumi CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
 #   pulumi-language-nodejs      Node.js language host, from the pulumi v3.248.0 snapshot
-#   pulumi-resource-kubernetes  Kubernetes provider (github.com/pulumi/pulumi-kubernetes/provider/v4)
+#   pulumi-resource-kubernetes  Kubernetes provider, from the pulumi-kubernetes v4.30.0 snapshot (schema regenerated)
+#   kubernetes-schema-proof.txt (on demand: kubernetes_schema_proof) the schema recipe reproduces v4.25.0's schema
 #   pulumi-resource-command     command provider, from the pulumi-command v1.2.1 snapshot
 #   pilot-discovery-<version>  istiod, from each Istio release's snapshot (the name carries its image tag)
 #   istio-charts-<version>/     that release's charts base, istiod, gateway, cni, ztunnel as its release publishes them
@@ -145,28 +146,115 @@ build_command_provider() {
         -o "$dir/bin/pulumi-resource-command" ./cmd/pulumi-resource-command
 }
 
-build_kubernetes_provider() {
-    local dir=$1 v=$KUBERNETES_PROVIDER_VERSION
-    wrapper pks-istio-mesh/tools/kubernetes-provider 1.24.7 \
-        "github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_MODULE_VERSION" \
-        "github.com/pulumi/pulumi-kubernetes/sdk/v4@$KUBERNETES_PROVIDER_SDK_VERSION"
-    go mod download "github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_PROVIDER_MODULE_VERSION"
-    local src
-    src=$(go list -m -f '{{.Dir}}' "github.com/pulumi/pulumi-kubernetes/provider/v4")/cmd/pulumi-resource-kubernetes
-    # What the provider's own generate step does: the schema with the version set, and the minified mapping.
-    node -e '
-        const fs = require("fs");
-        const [schema, mapping, version] = process.argv.slice(1);
-        const s = JSON.parse(fs.readFileSync(schema, "utf8"));
-        s.version = version;
-        fs.writeFileSync("schema-embed.json", JSON.stringify(s));
-        fs.writeFileSync("terraform-mapping-embed.json", JSON.stringify(JSON.parse(fs.readFileSync(mapping, "utf8"))));
-    ' "$src/schema.json" "$src/terraform-mapping.json" "$v"
-    cp "$here/tools/kubernetes-provider/main.go" main.go
-    go mod tidy
-    go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$v" \
-        -o "$dir/bin/pulumi-resource-kubernetes" .
+# --- Kubernetes provider (issue 16: a provider that never adopts an existing object silently) -------------------
+# pulumi-resource-kubernetes from the pulumi-kubernetes snapshot's provider/, built as upstream's Makefile builds
+# it (`schema`, then `k8sprovider`), with the served module versions of versions.env. The snapshot lacks the
+# generated schema.json and terraform-mapping.json (and the terraform.json the mapping is made from); they are
+# generated here and must come out as upstream committed them at the tag (git blob ids in versions.env).
+
+# (The build functions run in a condition, where `set -e` does not apply: every step below that can fail says so
+# with `|| return 1`, so that no output is left behind for `build` to accept.)
+
+# k8s_swagger VERSION DEST: the OpenAPI spec (api/openapi-spec/swagger.json) of k8s.io/kubernetes at VERSION, from
+# the module proxy, copied to DEST.
+k8s_swagger() {
+    local dir
+    dir=$(go mod download -json "k8s.io/kubernetes@v$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    [ -f "$dir/api/openapi-spec/swagger.json" ] || { echo "tools.sh: k8s.io/kubernetes@v$1 has no api/openapi-spec/swagger.json" >&2; return 1; }
+    cp "$dir/api/openapi-spec/swagger.json" "$2" && chmod u+w "$2"
 }
+
+# generate_kubernetes_schema ROOT GENERATOR KUBE_VERSION TERRAFORM_JSON: upstream's `make schema` in the checkout
+# ROOT (the directory holding provider/): the swagger of KUBE_VERSION and the legacy specs the generator merges,
+# placed where it looks for them (so that it downloads nothing), and terraform.json; then
+# `pulumi-gen-kubernetes schema SWAGGER ROOT` writes provider/cmd/pulumi-resource-kubernetes/schema.json and
+# terraform-mapping.json.
+generate_kubernetes_schema() {
+    local root=$1 generator=$2 kube=$3 terraform=$4 specs legacy listed
+    specs=$root/provider/pkg/gen/openapi-specs
+    mkdir -p "$specs" || return 1
+    k8s_swagger "$kube" "$specs/swagger-v$kube.json" || return 1
+    for legacy in $KUBERNETES_SCHEMA_LEGACY_SPECS; do
+        k8s_swagger "$legacy" "$specs/swagger-v$legacy.json" || return 1
+    done
+    cp "$terraform" "$root/provider/cmd/pulumi-gen-kubernetes/terraform.json" || return 1
+    chmod u+w "$root/provider/cmd/pulumi-gen-kubernetes/terraform.json"
+    "$generator" schema "$specs/swagger-v$kube.json" "$root" || return 1
+    # A legacy spec missing from the list would have been fetched from GitHub: only the listed ones may be there.
+    listed=$(for v in "$kube" $KUBERNETES_SCHEMA_LEGACY_SPECS; do echo "swagger-v$v.json"; done | sort | tr '\n' ' ')
+    [ "$(ls "$specs" | sort | tr '\n' ' ')" = "$listed" ] || { echo "tools.sh: the generator fetched specs not in KUBERNETES_SCHEMA_LEGACY_SPECS: $(ls "$specs")" >&2; return 1; }
+}
+
+# expect_blob FILE BLOB: FILE is, byte for byte, the file upstream committed as git blob BLOB.
+expect_blob() {
+    local got
+    got=$(git hash-object "$1") || return 1
+    [ "$got" = "$2" ] || { echo "tools.sh: $1 is git blob $got, upstream's is $2" >&2; return 1; }
+}
+
+# The provider module of the proxy's pseudo-version at v4.25.0's commit, unpacked: its terraform.json (the same
+# blob as v4.30.0's) and, for the schema proof, its sources and committed schema.
+proxy_provider_module() {
+    go mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4@$KUBERNETES_SCHEMA_PROOF_MODULE_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'
+}
+
+build_kubernetes_provider() {
+    local dir=$1 v=$KUBERNETES_PROVIDER_VERSION root module
+    snapshot "$KUBERNETES_PROVIDER_SNAPSHOT" "$KUBERNETES_PROVIDER_SHA256" || return 1
+    root=$(cd pulumi-kubernetes-*/ && pwd) || return 1
+    cd "$root/provider" || return 1
+    # Served versions for the three pins the proxy does not serve, and the SDK instead of the monorepo's ../sdk.
+    go mod edit -dropreplace=github.com/pulumi/pulumi-kubernetes/sdk/v4 \
+        -require="github.com/pulumi/pulumi-kubernetes/sdk/v4@$KUBERNETES_PROVIDER_SDK_VERSION" \
+        -require="github.com/pulumi/pulumi/pkg/v3@$KUBERNETES_PROVIDER_PULUMI_VERSION" \
+        -require="github.com/pulumi/pulumi/sdk/v3@$KUBERNETES_PROVIDER_PULUMI_VERSION" \
+        -require="github.com/fluxcd/pkg/ssa@$KUBERNETES_PROVIDER_SSA_VERSION" || return 1
+    go mod tidy || return 1
+    # make schema (the generator carries the provider's version, as the Makefile builds it).
+    local ldflags="-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$v"
+    go build -trimpath -ldflags "-s -w $ldflags" -o "$root/pulumi-gen-kubernetes" ./cmd/pulumi-gen-kubernetes || return 1
+    module=$(proxy_provider_module) || return 1
+    expect_blob "$module/cmd/pulumi-gen-kubernetes/terraform.json" "$KUBERNETES_PROVIDER_TERRAFORM_JSON_BLOB" || return 1
+    generate_kubernetes_schema "$root" "$root/pulumi-gen-kubernetes" "$KUBERNETES_PROVIDER_KUBE_VERSION" "$module/cmd/pulumi-gen-kubernetes/terraform.json" || return 1
+    expect_blob cmd/pulumi-resource-kubernetes/schema.json "$KUBERNETES_PROVIDER_SCHEMA_BLOB" || return 1
+    expect_blob cmd/pulumi-resource-kubernetes/terraform-mapping.json "$KUBERNETES_PROVIDER_MAPPING_BLOB" || return 1
+    # make k8sprovider: the kinds (which must come out as committed), the embedded files, the provider.
+    cp pkg/kinds/kinds.go "$root/kinds.go.committed" || return 1
+    "$root/pulumi-gen-kubernetes" kinds cmd/pulumi-resource-kubernetes/schema.json "$root" || return 1
+    cmp pkg/kinds/kinds.go "$root/kinds.go.committed" || return 1
+    (cd cmd/pulumi-resource-kubernetes && VERSION=$v go generate .) || return 1
+    go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/bin/pulumi-resource-kubernetes" ./cmd/pulumi-resource-kubernetes
+}
+
+# The schema recipe's proof, on demand (`tools.sh kubernetes_schema_proof`; not part of a default build): v4.25.0's
+# generator (the proxy's provider module at v4.25.0's commit), fed as above with v4.25.0's Kubernetes swagger,
+# must reproduce the schema.json and terraform-mapping.json that module carries, byte for byte. Writes the
+# result (with the recipe's checksum, which a unit test compares with versions.env) to
+# bin/kubernetes-schema-proof.txt.
+build_kubernetes_schema_proof() {
+    local dir=$1 module started file
+    started=$(date +%s)
+    module=$(proxy_provider_module) || return 1
+    mkdir -p proof/provider && cp -R "$module"/. proof/provider/ && chmod -R u+w proof || return 1
+    rm proof/provider/cmd/pulumi-resource-kubernetes/schema.json proof/provider/cmd/pulumi-resource-kubernetes/terraform-mapping.json || return 1
+    (cd proof/provider && go mod edit -dropreplace=github.com/pulumi/pulumi-kubernetes/sdk/v4 \
+        -require="github.com/pulumi/pulumi-kubernetes/sdk/v4@$KUBERNETES_SCHEMA_PROOF_SDK_VERSION" &&
+        go mod tidy && go build -trimpath -o ../pulumi-gen-kubernetes ./cmd/pulumi-gen-kubernetes) || return 1
+    generate_kubernetes_schema "$PWD/proof" "$PWD/proof/pulumi-gen-kubernetes" "$KUBERNETES_SCHEMA_PROOF_KUBE_VERSION" "$module/cmd/pulumi-gen-kubernetes/terraform.json" || return 1
+    for file in schema.json terraform-mapping.json; do
+        cmp "proof/provider/cmd/pulumi-resource-kubernetes/$file" "$module/cmd/pulumi-resource-kubernetes/$file" || return 1
+    done
+    printf 'v4.25.0 (%s): schema.json (git blob %s) and terraform-mapping.json regenerated identical in %ss; recipe %s\n' \
+        "$KUBERNETES_SCHEMA_PROOF_MODULE_VERSION" "$(git hash-object proof/provider/cmd/pulumi-resource-kubernetes/schema.json)" \
+        "$(( $(date +%s) - started ))" "$(schema_recipe)" > "$dir/bin/kubernetes-schema-proof.txt"
+    cat "$dir/bin/kubernetes-schema-proof.txt"
+}
+
+# The checksum of the schema recipe: the functions and settings both the build and the proof use.
+schema_recipe() {
+    { declare -f k8s_swagger generate_kubernetes_schema; echo "$KUBERNETES_SCHEMA_LEGACY_SPECS"; } | cksum | cut -d' ' -f1
+}
+# --- end of the Kubernetes provider --------------------------------------------------------------------------------
 
 # istio_release VERSION: the snapshot, its sha256, the dependency substitutions and the release registry of one of
 # the two Istio releases in versions.env, as rel_version, rel_snapshot, rel_sha256, rel_replaces and rel_hub.
@@ -308,10 +396,18 @@ build_node24() {
 
 # Longest builds first: two run at a time ($PKS_ISTIO_MESH_TOOLS_JOBS), so that one's module downloads overlap the
 # other's compiling (a cold build is mostly one or the other).
+# The schema recipe's checksum (what a proof recorded in versions.env must match).
+if [ "${1:-}" = "--schema-recipe" ]; then
+    schema_recipe
+    exit 0
+fi
+
 all="kubernetes_provider kubernetes istiod pulumi istiod_previous xds_listeners crd_validate command_provider language_host kwok etcd istio_charts istio_charts_previous node24"
+# Built only when named.
+on_demand="kubernetes_schema_proof"
 jobs_max=${PKS_ISTIO_MESH_TOOLS_JOBS:-2}
 for tool in ${*:-$all}; do
-    case " $all " in *" $tool "*) ;; *) echo "tools.sh: unknown tool $tool (one of: $all)" >&2; exit 2 ;; esac
+    case " $all $on_demand " in *" $tool "*) ;; *) echo "tools.sh: unknown tool $tool (one of: $all $on_demand)" >&2; exit 2 ;; esac
 done
 status=$(mktemp -d)
 
@@ -322,7 +418,8 @@ build_tool() {
         pulumi) build pulumi "$PULUMI_VERSION" pulumi ;;
         language_host) build language_host "$PULUMI_VERSION" pulumi-language-nodejs ;;
         command_provider) build command_provider "$COMMAND_PROVIDER_VERSION-${COMMAND_PROVIDER_SHA256:0:12}" pulumi-resource-command ;;
-        kubernetes_provider) build kubernetes_provider "$KUBERNETES_PROVIDER_VERSION-${KUBERNETES_PROVIDER_MODULE_VERSION##*-}" pulumi-resource-kubernetes ;;
+        kubernetes_provider) build kubernetes_provider "$KUBERNETES_PROVIDER_VERSION-${KUBERNETES_PROVIDER_SHA256:0:12}-$(printf '%s' "$KUBERNETES_PROVIDER_SDK_VERSION $KUBERNETES_PROVIDER_PULUMI_VERSION $KUBERNETES_PROVIDER_SSA_VERSION" | cat - <(declare -f build_kubernetes_provider generate_kubernetes_schema k8s_swagger) | cksum | cut -d' ' -f1)" pulumi-resource-kubernetes ;;
+        kubernetes_schema_proof) build kubernetes_schema_proof "4.25.0-$(schema_recipe)" kubernetes-schema-proof.txt ;;
         kubernetes) build kubernetes "$KUBERNETES_VERSION" kube-apiserver kube-controller-manager kube-scheduler ;;
         etcd) build etcd "$ETCD_VERSION" etcd ;;
         kwok) build kwok "$KWOK_VERSION" kwok kwok-stages ;;

@@ -62,8 +62,8 @@ describe("Istio components", () => {
         expect(istiod.inputs).to.deep.include({ name: "istiod", namespace: "istio-system", chart: "istiod", version: "1.30.3" });
         const gatewayRelease = mocks.find(RELEASE, "istio-gateway");
         expect(gatewayRelease.inputs).to.deep.include({ name: GATEWAY_RELEASE_NAME, namespace: "istio-ingress", chart: "gateway", version: "1.30.3" });
-        expect(mocks.find("kubernetes:core/v1:Namespace", "istio-istio-system").inputs.metadata).to.deep.equal({ name: "istio-system" });
-        expect(mocks.find("kubernetes:core/v1:Namespace", "istio-namespace").inputs.metadata).to.deep.equal({ name: "istio-ingress" });
+        expect(mocks.find("kubernetes:core/v1:Namespace", "istio-istio-system").inputs.metadata).to.deep.equal({ name: "istio-system", annotations: { "pks-istio-mesh/stack": "pks-istio-mesh/test" } });
+        expect(mocks.find("kubernetes:core/v1:Namespace", "istio-namespace").inputs.metadata).to.deep.equal({ name: "istio-ingress", annotations: { "pks-istio-mesh/stack": "pks-istio-mesh/test" } });
 
         expect(recorder.explicitDependencies(RELEASE, "istio-istiod")).to.deep.equal([base.release]);
         expect(recorder.explicitDependencies(RELEASE, "istio-gateway")).to.deep.equal([cp.release]);

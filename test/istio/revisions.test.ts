@@ -10,6 +10,7 @@ import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { countProxies } from "../../components/istio/dataPlaneVersions";
 import { imageTag, injectedPod } from "../../components/istio/meshInventory";
 import { MeshNamespace, blockingLabels } from "../../components/istio/meshNamespace";
+import { ownershipProblem } from "../../components/istio/namespaceOwnership";
 import { guardRevisionRemoval, removalProblem, revisionsInUse } from "../../components/istio/revisionGuard";
 import { IstioRevisionTag } from "../../components/istio/revisionTag";
 import { Recorder, dependenciesOf, mocks, runProgram, unwrap, useMocks } from "../harness";
@@ -17,6 +18,8 @@ import { isManifest, validateManifests } from "../validate";
 
 const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const RELEASE = "kubernetes:helm.sh/v3:Release";
+/** The exact field manager of the program's label patches (stack "test"). */
+const OWN_PATCH = { "pulumi.com/patchFieldManager": "pks-istio-mesh/test" };
 const MWC = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration";
 
 interface Webhook {
@@ -132,9 +135,11 @@ describe("MeshNamespace", () => {
         const tag = new IstioRevisionTag("istio-tag-prod", { provider, tag: "prod", controlPlane: stable });
         const ns = new MeshNamespace("mesh-team-a", { provider, namespace: "team-a", injection: tag.injection, kubeconfig: "kubeconfig" }, recorder.opts());
         await recorder.settle();
-        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod" } });
+        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod" }, annotations: OWN_PATCH });
         const removal = mocks.find("command:local:Command", "mesh-team-a-blocking-labels");
         expect(JSON.parse((removal.inputs.environment as Record<string, string>).NAMESPACE_LABELS_REMOVE)).to.deep.equal({ "istio-injection": null });
+        // Labels count as the program's own only when its patch's exact field manager set them.
+        expect(JSON.parse((removal.inputs.environment as Record<string, string>).NAMESPACE_LABELS_OWN_MANAGERS)).to.deep.equal(["pks-istio-mesh/test"]);
         expect(await dependenciesOf(recorder.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label")))
             .to.include(recorder.find("command:local:Command", "mesh-team-a-blocking-labels").resource);
         expect(await unwrap(ns.namespaceName)).to.equal("team-a");
@@ -214,15 +219,16 @@ describe("the program with control planes side by side", function () {
         const template = (mocks.find("kubernetes:apps/v1:Deployment", "bookinfo-details-v1").inputs.spec as { template: { metadata: { annotations: Record<string, string> } } }).template;
         expect(template.metadata.annotations).to.include({ "pks-istio-mesh/control-plane": "istiod-1-31-0@1.31.0" });
         expect((mocks.find(RELEASE, "istio-gateway").inputs.values as { revision: string }).revision).to.equal("prod-stable");
-        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod-canary" } });
+        expect(mocks.find("kubernetes:core/v1:NamespacePatch", "mesh-team-a-injection-label").inputs.metadata).to.deep.equal({ name: "team-a", labels: { "istio.io/rev": "prod-canary" }, annotations: OWN_PATCH });
         // Every manifest, the tags' webhooks and the default validator among them, passes its schema.
         validateManifests(mocks.registered.filter((r) => isManifest(r) && r.type.startsWith("kubernetes:") && !r.id));
     });
 
     it("reports the control planes and tags the cluster runs, not the ones it was asked for", async () => {
         // The cluster still runs only the first revision, on a release of its own; the output says so.
-        const run = await runProgram(canary, [`${P}kubeconfig`], "test", false,
-            { revisions: [{ revision: "1-30-3", version: "1.30.2" }], tags: { "prod-stable": "1-30-3" }, pods: [] });
+        const run = await runProgram(canary, [`${P}kubeconfig`], "test", false, (m) => {
+            m.inventory = { revisions: [{ revision: "1-30-3", version: "1.30.2" }], tags: { "prod-stable": "1-30-3" }, pods: [] };
+        });
         expect(run.error).to.equal(undefined);
         const mesh = run.exports!.mesh as { controlPlanes: unknown; tags: unknown };
         expect(await unwrap(mesh.controlPlanes)).to.deep.equal([{ revision: "1-30-3", version: "1.30.2" }]);
@@ -257,6 +263,26 @@ describe("the program with control planes side by side", function () {
         const settled = (checked as unknown as { promise(): Promise<unknown> }).promise();
         const error = await settled.then(() => undefined, (e: Error) => e);
         expect(error?.message).to.include("refusing to remove a control plane in use: control plane 1-30-3 is still used by 1 pod(s): team-a/api-1");
+    });
+
+    it("refuses, in the same check, a namespace it would create that someone else already has, unless adopting", async () => {
+        await useMocks();
+        const own = { names: ["istio-system", "istio-ingress", "bookinfo"], mark: "pks-istio-mesh/test", adopt: false };
+        mocks.inventory = {
+            revisions: [], tags: {}, pods: [],
+            namespaces: [{ name: "istio-system" }, { name: "istio-ingress", mark: "pks-istio-mesh/test" }, { name: "bookinfo", mark: "pks-istio-mesh/prod" }],
+        };
+        const checked = guardRevisionRemoval({ kubeconfig: "kubeconfig", keep: [], own: [], ownNamespaces: own });
+        const error = await (checked as unknown as { promise(): Promise<unknown> }).promise().then(() => undefined, (e: Error) => e);
+        expect(error?.message).to.equal("refusing to take over namespaces this stack did not create: istio-system (no pks-istio-mesh/stack annotation of this stack), " +
+            "bookinfo (marked as stack pks-istio-mesh/prod's). The stack would own them, and `pulumi destroy` would delete them with everything in them. " +
+            "Remove them, use another cluster (or for Bookinfo another bookinfoNamespace, or bookinfoCreateNamespace: false), or set pks-istio-mesh:adoptExistingObjects to true to take them over");
+        const asked = mocks.invokes.map((i) => (i.inputs.environment as Record<string, string>).MESH_INVENTORY_OWN_NAMESPACES);
+        expect(asked).to.deep.equal(["istio-system,istio-ingress,bookinfo"]);
+        // Its own (marked) namespaces pass, and so does anything when adoption is asked for.
+        expect(ownershipProblem({ revisions: [], tags: {}, pods: [], namespaces: [{ name: "istio-ingress", mark: "pks-istio-mesh/test" }] }, own)).to.equal(undefined);
+        expect(ownershipProblem(mocks.inventory, { ...own, adopt: true })).to.equal(undefined);
+        expect(ownershipProblem({ revisions: [], tags: {}, pods: [] }, own)).to.equal(undefined);
     });
 
     it("words the refusal with the pods and what to do", () => {

@@ -5,6 +5,8 @@
  */
 import { expect } from "chai";
 import { spawnSync } from "child_process";
+import { V1ManagedFieldsEntry } from "@kubernetes/client-node";
+import { onlyOwnManagersSet } from "../../components/istio/namespaceLabels";
 import { ROOT } from "../stacks";
 
 function run(script: string, args: string[], env: Record<string, string>): { status: number | null; stderr: string; stdout: string } {
@@ -26,6 +28,8 @@ describe("cluster scripts on bad input", function () {
         expect(run(script, ["remove"], { ...base, NAMESPACE_LABELS_KUBECONFIG: "{not yaml: [" }).stderr).to.match(/^namespace-labels: reading the kubeconfig: .+\n$/);
         expect(run(script, ["remove"], { ...base, NAMESPACE_LABELS_KUBECONFIG: "apiVersion: v1\nkind: Config\nclusters: []\n" }).stderr)
             .to.equal("namespace-labels: reading the kubeconfig: it has no current context with a cluster\n");
+        expect(run(script, ["remove"], { ...base, NAMESPACE_LABELS_OWN_MANAGERS: "pulumi-kubernetes" }).stderr)
+            .to.equal("namespace-labels: reading inputs: NAMESPACE_LABELS_OWN_MANAGERS is not a JSON list of field-manager names\n");
         const wrong = run(script, ["rename"], base);
         expect(wrong).to.deep.include({ status: 1, stderr: "namespace-labels: unknown operation 'rename': expected remove or restore\n" });
     });
@@ -44,5 +48,21 @@ describe("cluster scripts on bad input", function () {
         const script = "components/istio/meshInventory.ts";
         expect(run(script, ["inventory"], {})).to.deep.include({ status: 1, stderr: "mesh-inventory: reading inputs: MESH_INVENTORY_KUBECONFIG is not set\n" });
         expect(run(script, ["list"], {})).to.deep.include({ status: 1, stderr: "mesh-inventory: unknown operation 'list': expected inventory\n" });
+    });
+
+    it("namespaceLabels counts a label as the program's own only when field managers of exactly its names set it", () => {
+        const setting = (manager: string, ...labels: string[]): V1ManagedFieldsEntry => ({
+            manager, operation: "Apply", fieldsV1: { "f:metadata": { "f:labels": Object.fromEntries(labels.map((l) => [`f:${l}`, {}])) } },
+        });
+        const own = ["pks-istio-mesh/dev"];
+        expect(onlyOwnManagersSet([setting("pks-istio-mesh/dev", "istio-injection")], "istio-injection", own)).to.equal(true);
+        // Another Pulumi program's patch, another stack of this one, and a prefix are not the program's own.
+        expect(onlyOwnManagersSet([setting("pulumi-kubernetes-1a2b3c4d", "istio-injection")], "istio-injection", own)).to.equal(false);
+        expect(onlyOwnManagersSet([setting("pks-istio-mesh/prod", "istio-injection")], "istio-injection", own)).to.equal(false);
+        expect(onlyOwnManagersSet([setting("pks-istio-mesh/dev-2", "istio-injection")], "istio-injection", own)).to.equal(false);
+        // Set by the program and by someone else: not the program's alone.
+        expect(onlyOwnManagersSet([setting("pks-istio-mesh/dev", "istio-injection"), setting("kubectl-label", "istio-injection")], "istio-injection", own)).to.equal(false);
+        // Nobody's record: not the program's.
+        expect(onlyOwnManagersSet([setting("pks-istio-mesh/dev", "team")], "istio-injection", own)).to.equal(false);
     });
 });

@@ -86,6 +86,25 @@ describe("pksctl interrupted", function () {
             expect(box.calls("create-cluster"), "no second create").to.have.length(1);
             expect((await box.snapshot()).clusters[NAME].last_action_state).to.equal("succeeded");
         })],
+        ["starts its watchdog with PATH alone: the PKS password is not in the environment of a process that outlives pksctl", withBox(async (box) => {
+            box.faults({ command: "login", kind: "hang" });
+            const { child, done } = box.start("create-network-profile");
+            await hungCall(box, "login", 1);
+            const watchdogs = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+                try {
+                    const stat = fs.readFileSync(`/proc/${p}/stat`, "utf8");
+                    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === child.pid
+                        && fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes("watchdog.sh");
+                } catch {
+                    return false; // gone meanwhile
+                }
+            });
+            expect(watchdogs, "pksctl's watchdog").to.have.length(1);
+            const environment = fs.readFileSync(`/proc/${watchdogs[0]}/environ`, "utf8").split("\0").filter(Boolean);
+            expect(environment).to.deep.equal([`PATH=${process.env.PATH}`]);
+            child.kill("SIGTERM");
+            await done;
+        })],
         ["killed with SIGKILL during update-cluster --wait, does not leave the CLI running", withBox(async (box) => {
             await box.seedCluster();
             box.faults({ command: "update-cluster", kind: "hang-after-effect" });
