@@ -120,14 +120,14 @@ describe("the program", function () {
     });
 
     it("exports the cluster's kubeconfig, as a secret, only with exportKubeconfig", async () => {
-        const run = await runProgram({ ...stackConfig("prod"), [`${P}pksClientSecret`]: "prod-client-secret", [`${P}exportKubeconfig`]: "true" }, [`${P}pksClientSecret`]);
+        const run = await runProgram({ ...stackConfig("prod"), [`${P}pksPassword`]: "prod-user-password", [`${P}exportKubeconfig`]: "true" }, [`${P}pksPassword`]);
         expect(run.error).to.equal(undefined);
         expect(await pulumi.isSecret(run.exports!.kubeconfig as pulumi.Output<string>)).to.equal(true);
         expect(await unwrap(run.exports!.kubeconfig as pulumi.Output<string>)).to.equal(FAKE_KUBECONFIG);
     });
 
     it("never lets the provider take over existing objects unless adoptExistingObjects: always set, so PULUMI_K8S_UPSERT_EXISTING_OBJECTS cannot turn it on", async () => {
-        const secret = { [`${P}pksClientSecret`]: "prod-client-secret" };
+        const secret = { [`${P}pksPassword`]: "prod-user-password" };
         await runProgram({ ...stackConfig("prod"), ...secret }, Object.keys(secret));
         expect(mocks.find("pulumi:providers:kubernetes", "mesh-cluster").inputs).to.deep.include({ upsertExistingObjects: "false" });
         await runProgram({ ...stackConfig("prod"), ...secret, [`${P}adoptExistingObjects`]: "true" }, Object.keys(secret));
@@ -135,7 +135,7 @@ describe("the program", function () {
     });
 
     it("asks, before the provider may act, whether the namespaces it creates are someone else's", async () => {
-        const secret = { [`${P}pksClientSecret`]: "prod-client-secret" };
+        const secret = { [`${P}pksPassword`]: "prod-user-password" };
         await runProgram({ ...stackConfig("prod"), ...secret }, Object.keys(secret), "prod");
         const guard = mocks.invokes.map((i) => i.inputs.environment as Record<string, string>).find((env) => env.MESH_INVENTORY_OWN_NAMESPACES !== undefined);
         expect(guard?.MESH_INVENTORY_OWN_NAMESPACES).to.equal("istio-system,istio-ingress,bookinfo");
@@ -154,14 +154,14 @@ describe("the program", function () {
             `give it the cluster's CA (certificate-authority-data) so that the API server is verified, or set ${P}allowInsecureKubeconfig to true to accept it`);
         expect(verifiedKubeconfig(FAKE_KUBECONFIG, origin, false)).to.equal(FAKE_KUBECONFIG);
         // The program checks what get-credentials handed out before anything uses it: accepted only when allowed.
-        const secret = { [`${P}pksClientSecret`]: "prod-client-secret" };
+        const secret = { [`${P}pksPassword`]: "prod-user-password" };
         const allowed = await runProgram({ ...stackConfig("prod"), ...secret, [`${P}allowInsecureKubeconfig`]: "true" }, Object.keys(secret), "prod", false, (m) => { m.credentials = insecure; });
         expect(allowed.error).to.equal(undefined);
         expect(mocks.find("pulumi:providers:kubernetes", "mesh-cluster").inputs.kubeconfig).to.equal(insecure);
     });
 
     it("denies by default namespace-wide only in a Bookinfo namespace of its own", async () => {
-        const secret = { [`${P}pksClientSecret`]: "prod-client-secret" };
+        const secret = { [`${P}pksPassword`]: "prod-user-password" };
         const own = await runProgram({ ...stackConfig("prod"), ...secret }, Object.keys(secret));
         expect(mocks.ofType("kubernetes:security.istio.io/v1:AuthorizationPolicy").map((p) => p.name)).to.include("bookinfo-default-deny");
         expect(await unwrap(own.exports!.authorization as pulumi.Output<{ namespaceDefaultDeny: boolean }>)).to.deep.include({ namespaceDefaultDeny: true });
