@@ -127,7 +127,9 @@ const bookinfo = new BookinfoApp("bookinfo", {
     imageHub: istio.imageHub,
     kubeconfig: checkedKubeconfig,
 });
-const ingress = new BookinfoIngress("bookinfo", { provider, validation, gateway: ingressGateway, namespace: bookinfo.namespaceName });
+const ingress = new BookinfoIngress("bookinfo", {
+    provider, validation, gateway: ingressGateway, namespace: bookinfo.namespaceName, hosts: config.bookinfo.hosts,
+});
 const destinationRules = new BookinfoDestinationRules("bookinfo", {
     provider,
     validation,
@@ -156,12 +158,13 @@ const dataPlane = dataPlaneVersions({
 
 // ... then check that the product page answers through the gateway.
 const check = config.verify.enabled ? new ProductPageCheck("productpage", {
-    url: ingress.productPageUrl.apply((url) => {
+    url: ingress.gatewayUrl.apply((url) => {
         if (url === undefined) {
             throw new Error("the ingress gateway Service has no load-balancer address; see README, 'LoadBalancer pending'");
         }
         return url;
     }),
+    host: ingress.host,
     timeoutSeconds: config.verify.timeoutSeconds,
 }, { dependsOn: [bookinfo, ingress, destinationRules, meshMtls, ...bookinfoAuthorization ? [bookinfoAuthorization] : [], ...meshDefaultDeny ? [meshDefaultDeny] : []] }) : undefined;
 

@@ -6,21 +6,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { PROJECT } from "../components/config";
 import { Declared, ProgramRun, Recorder, dependenciesOf, mocks, runProgram, unwrap } from "./harness";
-import { stackConfig, stackNames } from "./stacks";
+import { stackConfig, stackNames, stackRunConfig } from "./stacks";
 import { isManifest, validateManifests } from "./validate";
 
 const P = `${PROJECT}:`;
 
-/** Secrets a user sets with `pulumi config set --secret` (stack files hold none). */
-const STACK_SECRETS: Record<string, Record<string, string>> = {
-    dev: { pksPassword: "dev-pks-password" },
-    local: { pksPassword: "admin-password" },
-    prod: { pksClientSecret: "prod-client-secret" },
-};
-
 async function runStack(stack: string): Promise<ProgramRun> {
-    const secrets = Object.fromEntries(Object.entries(STACK_SECRETS[stack] ?? {}).map(([k, v]) => [`${P}${k}`, v]));
-    return runProgram({ ...stackConfig(stack), ...secrets }, Object.keys(secrets), stack);
+    const { config, secretKeys } = stackRunConfig(stack);
+    return runProgram(config, secretKeys, stack);
 }
 
 /** Type and name of every declared resource, as `<type>::<name>`. */
@@ -63,7 +56,8 @@ describe("the program", function () {
             const exports = run.exports!;
             expect(await unwrap(exports.clusterInfo as { name: pulumi.Output<string> })).to.deep.include({ name: stackConfig(stack)[`${P}clusterName`], uuid: `uuid-of-${stackConfig(stack)[`${P}clusterName`]}` });
             expect(await pulumi.isSecret(exports.kubeconfig as pulumi.Output<string>)).to.equal(true);
-            expect(await unwrap(exports.productPageUrl as pulumi.Output<string>)).to.equal("http://203.0.113.10/productpage");
+            const host = (JSON.parse(stackConfig(stack)[`${P}bookinfoHosts`] ?? "[]") as string[])[0];
+            expect(await unwrap(exports.productPageUrl as pulumi.Output<string>)).to.equal(`http://${host ?? "203.0.113.10"}/productpage`);
             expect(await unwrap(exports.verification as pulumi.Output<{ status: number }>)).to.deep.include({ status: 200, title: "Simple Bookstore App" });
         });
     }
