@@ -4,7 +4,7 @@
  * one is PERMISSIVE).
  */
 import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
-import { ISTIO_TYPES, UNKNOWN, at, describe, elementsAt, entriesAt, istioChartRelease, stringAt } from "./resources";
+import { HELM_RELEASE, ISTIO_TYPES, UNKNOWN, at, describe, elementsAt, entriesAt, istioChartRelease, propertiesUnknown, stringAt } from "./resources";
 
 /** PeerAuthentication modes that accept plain text. */
 const RELAXED_PEER_MODES = ["PERMISSIVE", "DISABLE"];
@@ -53,6 +53,10 @@ export const meshMtlsRequired: StackValidationPolicy = {
     severity: "critical",
     validateStack: (args, report) => {
         const rootNamespaces = args.resources.flatMap((r) => {
+            if (r.type === HELM_RELEASE && propertiesUnknown(r.props)) {
+                // A preview: the program's istiod releases are `…istiod`.
+                return /(^|-)istiod$/.test(r.name) ? [{ urn: r.urn, namespace: UNKNOWN }] : [];
+            }
             const release = istioChartRelease(r.type, r.props);
             if (release?.chart !== "istiod") {
                 return [];
@@ -61,14 +65,14 @@ export const meshMtlsRequired: StackValidationPolicy = {
             const namespace = root === undefined ? stringAt(r.props, "namespace") : root;
             return [{ urn: r.urn, namespace }];
         });
-        const meshWide = args.resources.filter((r) => ISTIO_TYPES.peerAuthentication.test(r.type)
-            && at(r.props, "spec", "mtls", "mode") === "STRICT"
-            && Object.keys(at(r.props, "spec", "selector", "matchLabels") ?? {}).length === 0)
-            .map((r) => stringAt(r.props, "metadata", "namespace"));
+        // A PeerAuthentication whose properties the check does not see (a preview) may be the mesh-wide one.
+        const meshWide = args.resources.filter((r) => ISTIO_TYPES.peerAuthentication.test(r.type) && (propertiesUnknown(r.props)
+            || (at(r.props, "spec", "mtls", "mode") === "STRICT" && Object.keys(at(r.props, "spec", "selector", "matchLabels") ?? {}).length === 0)))
+            .map((r) => (propertiesUnknown(r.props) ? UNKNOWN : stringAt(r.props, "metadata", "namespace")));
         for (const { urn, namespace } of rootNamespaces) {
             const covered = meshWide.some((ns) => ns === UNKNOWN || namespace === UNKNOWN || ns === namespace);
             if (!covered) {
-                report(`the istiod release installs a mesh in namespace ${String(namespace)} without a mesh-wide STRICT PeerAuthentication there: Istio then accepts plain text (PERMISSIVE) everywhere.`, urn);
+                report(`the istiod release installs a mesh${namespace === UNKNOWN ? "" : ` in namespace ${String(namespace)}`} without a mesh-wide STRICT PeerAuthentication there: Istio then accepts plain text (PERMISSIVE) everywhere.`, urn);
             }
         }
     },

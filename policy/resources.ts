@@ -65,6 +65,15 @@ export function describe(props: unknown): string {
     return namespace === undefined ? show(name) : `${show(namespace)}/${show(name)}`;
 }
 
+/**
+ * Whether the engine handed a stack check no properties of a resource: in a preview it has none for a resource it
+ * would create (the check sees outputs, which do not exist yet). Stack rules then recognise the program's resources
+ * by their names in the program, and count on `pulumi up`, where the outputs are known, for the rest.
+ */
+export function propertiesUnknown(props: unknown): boolean {
+    return typeof props === "object" && props !== null && Object.keys(props).length === 0;
+}
+
 /** Type tokens of the Istio custom resources, in every API version Istio serves them. */
 export const ISTIO_TYPES = {
     peerAuthentication: /^kubernetes:security\.istio\.io\/v1(beta1)?:PeerAuthentication$/,

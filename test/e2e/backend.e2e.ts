@@ -2,9 +2,9 @@
  * End to end, shared state: the local stack's `pulumi up` with its state in a real PostgreSQL server (Debian's
  * package, started by the test on loopback with its own data directory, TLS only), logged in as the
  * least-privilege role that docs/shared-state.md sets up (its SQL is run as written there), with the policy pack
- * as the CI recipe runs it. Then what a team relies on: roles with less than that are refused, a second
- * `pulumi up` of the same stack while one runs is refused by the lock and changes nothing, and the stack moves to
- * a file backend and back unchanged.
+ * as the CI recipe runs it. Then what a team relies on: the read-only role previews and cannot update, plain text
+ * and wrong passwords are refused, a second `pulumi up` of the same stack while one runs is refused by the lock and
+ * changes nothing, and the stack moves to a file backend and back unchanged.
  */
 import { Stack } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
@@ -24,16 +24,22 @@ const TOOLS_BIN = toolsBin();
 const ISTIO = toolVersions().ISTIO_VERSION;
 const PASSWORD = `pks-${crypto.randomBytes(6).toString("hex")}`;
 const ROLE = "pulumi_state";
+const READER = "pulumi_state_reader";
 const ROLE_PASSWORD = crypto.randomBytes(12).toString("hex");
+const READER_PASSWORD = crypto.randomBytes(12).toString("hex");
+/** Where the DIY layout starts in the table: under the URL's database name. */
+const STATE = "pulumi_state/.pulumi/";
 const POLICY_PACK = path.join(ROOT, "policy");
 
 /** The database set-up of docs/shared-state.md (its one `sql` block), with the interactive `\password` done as SQL. */
-function documentedSetup(password: string): string {
+function documentedSetup(passwords: Record<string, string>): string {
     const doc = fs.readFileSync(path.join(ROOT, "docs", "shared-state.md"), "utf8");
     const blocks = [...doc.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]);
     expect(blocks, "docs/shared-state.md has one sql block").to.have.length(1);
-    expect(blocks[0]).to.include(`\\password ${ROLE}`);
-    return blocks[0].replace(`\\password ${ROLE}`, `ALTER ROLE ${ROLE} PASSWORD '${password}';`);
+    return Object.entries(passwords).reduce((sql, [role, password]) => {
+        expect(sql).to.match(new RegExp(`^\\\\password ${role}$`, "m"));
+        return sql.replace(new RegExp(`^\\\\password ${role}$`, "m"), `ALTER ROLE ${role} PASSWORD '${password}';`);
+    }, blocks[0]);
 }
 
 interface Deployment {
@@ -57,12 +63,12 @@ describe("end to end: shared state in PostgreSQL, with locking", function () {
         `postgres://${user}@127.0.0.1:${pg.port}/pulumi_state?sslmode=${sslmode}&sslrootcert=${encodeURIComponent(pg.caFile)}`;
     /** The rows of the state table, as the DIY layout's file names. */
     const keys = async () => (await pg.sql("SELECT key FROM pulumi.pulumi_state ORDER BY key;", "pulumi_state")).split("\n").filter((k) => k);
-    const locks = async () => (await keys()).filter((k) => k.startsWith(".pulumi/locks/"));
+    const locks = async () => (await keys()).filter((k) => k.startsWith(`${STATE}locks/`));
 
     before(async () => {
         ({ cluster } = suite);
         pg = await PostgresServer.start({ toolsBin: TOOLS_BIN, log: (l) => console.log(`      ${l}`) });
-        await pg.sql(documentedSetup(ROLE_PASSWORD));
+        await pg.sql(documentedSetup({ [ROLE]: ROLE_PASSWORD, [READER]: READER_PASSWORD }));
         sim = path.join(suite.dir, "pks-simulator");
         writeSettings(sim, {
             users: { admin: { secret: PASSWORD, admin: true } },
@@ -93,43 +99,37 @@ describe("end to end: shared state in PostgreSQL, with locking", function () {
         // The policy pack ran: advisory only on this non-production stack (it skips TLS verification to the simulator).
         expect(r.output.join("")).to.match(/advisory.*pks-tls-verified/);
 
-        expect(await keys()).to.include.members([".pulumi/meta.yaml", ".pulumi/stacks/pks-istio-mesh/local.json"]);
+        expect(await keys()).to.include.members([`${STATE}meta.yaml`, `${STATE}stacks/pks-istio-mesh/local.json`]);
         expect(await locks(), "no lock is left after the update").to.deep.equal([]);
-        expect((await pg.sql("SELECT schemaname, tableowner FROM pg_tables WHERE tablename = 'pulumi_state';", "pulumi_state")).trim())
-            .to.equal(`pulumi|${ROLE}`);
+        // The role did all that with row privileges on the administrator's table, and nothing more.
+        expect((await pg.sql("SELECT schemaname, tableowner FROM pg_tables WHERE tablename = 'pulumi_state';", "pulumi_state")).trim()).to.equal("pulumi|postgres");
+        expect((await pg.sql(`SELECT string_agg(privilege_type, ',' ORDER BY privilege_type) FROM information_schema.role_table_grants WHERE grantee = '${ROLE}';`, "pulumi_state")).trim())
+            .to.equal("DELETE,INSERT,SELECT,UPDATE");
+        expect((await pg.sql(`SELECT has_schema_privilege('${ROLE}', 'pulumi', 'CREATE'), has_database_privilege('${ROLE}', 'pulumi_state', 'CREATE');`, "pulumi_state")).trim()).to.equal("f|f");
         // The rows hold the state as the CLI writes it: no credential in plain text.
         const rows = await pg.sql("SELECT convert_from(decode(data->>'data', 'base64'), 'UTF8') FROM pulumi.pulumi_state;", "pulumi_state");
         expect(rows).to.include("medium-lb-cluster");
         expect(rows, "the PKS password").to.not.include(PASSWORD);
         expect(rows, "the cluster's bearer token").to.not.include(cluster.tokens.first);
-        expect((await stack.workspace.listStacks()).map((s) => s.name)).to.deep.equal(["organization/pks-istio-mesh/local"]);
+        expect((await stack.workspace.listStacks()).map((s) => s.name)).to.deep.equal(["local"]);
     });
 
-    it("refuses plain text, and roles with less than the documented privileges", async () => {
-        const stackLs = (url: string, password: string) => {
+    it("lets the read-only role preview but not update, and refuses plain text and wrong passwords", async () => {
+        const run = (user: string, password: string, args: string[], sslmode?: string) => {
             try {
-                cli(project, { ...env, PULUMI_BACKEND_URL: url, PGPASSWORD: password }, ["stack", "ls"]);
+                cli(project, { ...env, PULUMI_BACKEND_URL: backendUrl(user, sslmode), PGPASSWORD: password }, args);
                 return "";
             } catch (e) {
                 return (e as { stderr?: string }).stderr ?? (e as Error).message;
             }
         };
-        expect(stackLs(backendUrl(ROLE, "disable"), ROLE_PASSWORD)).to.match(/pg_hba\.conf rejects connection .* no encryption/);
-        expect(stackLs(backendUrl(ROLE), "wrong-password")).to.include(`password authentication failed for user "${ROLE}"`);
-        // Read and write on the table, no CREATE on the schema: the backend's CREATE TABLE IF NOT EXISTS is refused.
-        await pg.sql([
-            "CREATE ROLE state_rw LOGIN PASSWORD 'state-rw-password';",
-            "GRANT CONNECT ON DATABASE pulumi_state TO state_rw;",
-            "\\connect pulumi_state",
-            "GRANT USAGE ON SCHEMA pulumi TO state_rw;",
-            "GRANT SELECT, INSERT, UPDATE, DELETE ON pulumi.pulumi_state TO state_rw;",
-            "ALTER ROLE state_rw IN DATABASE pulumi_state SET search_path = pulumi;",
-        ].join("\n"));
-        expect(stackLs(backendUrl("state_rw"), "state-rw-password")).to.include("permission denied for schema pulumi");
-        // CREATE on the schema as well, but not the table's owner: its CREATE INDEX IF NOT EXISTS is refused.
-        await pg.sql("GRANT CREATE ON SCHEMA pulumi TO state_rw;", "pulumi_state");
-        expect(stackLs(backendUrl("state_rw"), "state-rw-password")).to.include("must be owner of table pulumi_state");
-        expect(stackLs(backendUrl(ROLE), ROLE_PASSWORD)).to.equal("");
+        expect(run(ROLE, ROLE_PASSWORD, ["stack", "ls"], "disable")).to.match(/pg_hba\.conf rejects connection .* no encryption/);
+        expect(run(ROLE, "wrong-password", ["stack", "ls"])).to.include(`password authentication failed for user "${ROLE}"`);
+        const rowsBefore = await keys();
+        expect(run(READER, READER_PASSWORD, ["preview", "--stack", "local", "--expect-no-changes"]), "the reader previews").to.equal("");
+        const refused = run(READER, READER_PASSWORD, ["up", "--stack", "local", "--yes", "--skip-preview"]);
+        expect(refused).to.include("permission denied for table pulumi_state");
+        expect(await keys(), "the refused update wrote nothing").to.deep.equal(rowsBefore);
     });
 
     it("refuses a second `pulumi up` of the stack while one runs, and keeps the first one's state intact", async () => {
@@ -140,7 +140,7 @@ describe("end to end: shared state in PostgreSQL, with locking", function () {
         const locked = await eventually(async () => (await locks()).length === 1, 120_000, 500);
         expect(locked, "the first update holds the stack's lock").to.equal(true);
         const [lock] = await locks();
-        expect(lock).to.match(/^\.pulumi\/locks\/organization\/pks-istio-mesh\/local\/[0-9a-f-]+\.json$/);
+        expect(lock).to.match(/^pulumi_state\/\.pulumi\/locks\/organization\/pks-istio-mesh\/local\/[0-9a-f-]+\.json$/);
 
         const started = Date.now();
         const second = startCli(project, env, ["up", "--yes", "--skip-preview", "--stack", "local"]);
@@ -170,7 +170,8 @@ describe("end to end: shared state in PostgreSQL, with locking", function () {
         const fileEnv = { ...env, PULUMI_BACKEND_URL: `file://${path.join(suite.dir, "file-backend")}` };
         fs.mkdirSync(path.join(suite.dir, "file-backend"));
         const run = (e: Record<string, string>, args: string[]) => cli(project, e, args);
-        const resources = (file: string) => (JSON.parse(fs.readFileSync(file, "utf8")) as { deployment: Deployment }).deployment.resources;
+        // Compared decrypted (in memory): every export encrypts the secrets afresh.
+        const original = ((await stack.exportStack()).deployment as Deployment).resources;
 
         // As docs/shared-state.md says: export, log in elsewhere, init the stack (same stack file), import, preview.
         run(env, ["stack", "export", "--stack", "local", "--file", exportFile("from-postgres.json")]);
@@ -178,15 +179,17 @@ describe("end to end: shared state in PostgreSQL, with locking", function () {
         run(fileEnv, ["stack", "import", "--stack", "local", "--file", exportFile("from-postgres.json")]);
         run(fileEnv, ["preview", "--stack", "local", "--expect-no-changes"]);
         run(fileEnv, ["stack", "export", "--stack", "local", "--file", exportFile("from-file.json")]);
-        expect(resources(exportFile("from-file.json"))).to.deep.equal(resources(exportFile("from-postgres.json")));
+        const onFile = JSON.parse(run(fileEnv, ["stack", "export", "--stack", "local", "--show-secrets"])) as { deployment: Deployment };
+        expect(onFile.deployment.resources).to.deep.equal(original);
 
         run(env, ["stack", "import", "--stack", "local", "--file", exportFile("from-file.json")]);
-        run(env, ["stack", "export", "--stack", "local", "--file", exportFile("round-trip.json")]);
-        const roundTrip = resources(exportFile("round-trip.json"));
-        expect(roundTrip).to.deep.equal(resources(exportFile("from-postgres.json")));
+        const roundTrip = ((await stack.exportStack()).deployment as Deployment).resources;
+        expect(roundTrip).to.deep.equal(original);
         expect(roundTrip.filter((r) => nameOf(r.urn) === "medium-lb-cluster").map((r) => r.type)).to.include("command:local:Command");
         // Secrets travelled encrypted, and still decrypt: the preview reads the PKS password from the state.
-        expect(fs.readFileSync(exportFile("round-trip.json"), "utf8")).to.not.include(PASSWORD);
+        for (const file of ["from-postgres.json", "from-file.json"]) {
+            expect(fs.readFileSync(exportFile(file), "utf8"), file).to.not.include(PASSWORD);
+        }
         await stack.preview({ expectNoChanges: true });
     });
 });

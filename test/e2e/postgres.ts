@@ -100,9 +100,12 @@ export class PostgresServer {
         fs.chmodSync(this.dir, 0o755);
     }
 
-    /** Runs one of the server's programs as the server's account; fails with its output. */
+    /**
+     * Runs one of the server's programs as the server's account; fails with its output. (By its real path: the
+     * tools directory's links may sit where that account cannot look, e.g. under root's home.)
+     */
     private async run(program: string, args: string[], stdin?: string): Promise<ProcessResult> {
-        const result = await runToEnd(path.join(this.bin, program), args, { ...this.account, stdin, cwd: this.dir });
+        const result = await runToEnd(fs.realpathSync(path.join(this.bin, program)), args, { ...this.account, stdin, cwd: this.dir });
         if (result.code !== 0) {
             throw new Error(`${program} ${args.join(" ")} exited ${result.code}:\n${result.stdout}${result.stderr}`);
         }

@@ -59,8 +59,12 @@ function opts(r: AnalyzedResource): ResourceValidationArgs["opts"] {
     return { protect: r.protect ?? false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 } };
 }
 
-/** Runs every rule of `policies` on `resources`, with `packLevel` as the pack's default level. */
-export async function analyze(policies: Policies, resources: AnalyzedResource[], packLevel: EnforcementLevel, config: PackConfig = {}): Promise<Analysis> {
+/**
+ * Runs every rule of `policies` on `resources`, with `packLevel` as the pack's default level. In a stack's first
+ * preview (`firstPreview`) the engine hands the stack checks no properties: it checks outputs, and nothing exists
+ * yet (what the Pulumi CLI does, seen in test/e2e/policy.e2e.ts).
+ */
+export async function analyze(policies: Policies, resources: AnalyzedResource[], packLevel: EnforcementLevel, config: PackConfig = {}, firstPreview = false): Promise<Analysis> {
     const analysis: Analysis = { violations: [], notApplicable: [], unknownReads: [] };
     const notApplicable = (reason?: string): never => {
         throw new NotApplicable(reason ?? "");
@@ -101,7 +105,7 @@ export async function analyze(policies: Policies, resources: AnalyzedResource[],
         }
         if ("validateStack" in policy) {
             const stackResources: PolicyResource[] = resources.map((r) => ({
-                type: r.type, props: unknownCheckingProxy(r.props), urn: urnOf(r), name: r.name, opts: opts(r),
+                type: r.type, props: unknownCheckingProxy(firstPreview ? {} : r.props), urn: urnOf(r), name: r.name, opts: opts(r),
                 dependencies: [], propertyDependencies: {}, isType: () => false, asType: () => undefined,
             }));
             const args: StackValidationArgs = { resources: stackResources, stackTags, getConfig, notApplicable };

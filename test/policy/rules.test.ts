@@ -25,8 +25,8 @@ const HUB = "harbor.example.com/istio";
 /** The violations of one rule, as `message` strings. */
 const of = (analysis: Analysis, policy: string) => analysis.violations.filter((v) => v.policy === policy);
 
-async function check(resources: AnalyzedResource[], environment: PackEnvironment = PROD, config: PackConfig = {}): Promise<Analysis> {
-    const analysis = await analyze(meshPolicies(environment), resources, environment.enforcementLevel, config);
+async function check(resources: AnalyzedResource[], environment: PackEnvironment = PROD, config: PackConfig = {}, firstPreview = false): Promise<Analysis> {
+    const analysis = await analyze(meshPolicies(environment), resources, environment.enforcementLevel, config, firstPreview);
     expect(analysis.unknownReads, "no rule fails on a value the preview does not know").to.deep.equal([]);
     return analysis;
 }
@@ -122,6 +122,18 @@ describe("policy pack: strict mutual TLS", () => {
         const moved = await check([istiod("1.31.1", { meshConfig: { rootNamespace: "mesh-root" } }), strict]);
         expect(of(moved, "istio-mesh-mtls-required")).to.have.length(1);
         expect(of(await check([strict]), "istio-mesh-mtls-required"), "no istiod, no requirement").to.deep.equal([]);
+    });
+
+    it("tells in a first preview (no outputs) an istiod without any PeerAuthentication by the program's release name", async () => {
+        const preview = async (resources: AnalyzedResource[]) => of(await check(resources, PROD, {}, true), "istio-mesh-mtls-required");
+        const revisioned = { ...istiod("1.31.1"), name: "istio-1-31-1-istiod" };
+        expect((await preview([istiod("1.31.1"), revisioned])).map((v) => v.message)).to.deep.equal([
+            "the istiod release installs a mesh without a mesh-wide STRICT PeerAuthentication there: Istio then accepts plain text (PERMISSIVE) everywhere.",
+            "the istiod release installs a mesh without a mesh-wide STRICT PeerAuthentication there: Istio then accepts plain text (PERMISSIVE) everywhere.",
+        ]);
+        expect(await preview([istiod("1.31.1"), peerAuthentication("mesh-default", "istio-system", { mtls: { mode: "PERMISSIVE" } })]),
+            "a PeerAuthentication it cannot see yet may be the mesh-wide one").to.deep.equal([]);
+        expect(await preview([release("istio-gateway", {})])).to.deep.equal([]);
     });
 });
 
@@ -272,6 +284,14 @@ describe("policy pack: Bookinfo authorization", () => {
             expect(of(a, "bookinfo-authorization").map((v) => [v.urn, v.message])).to.deep.equal([[urnOf(productpage),
                 "Bookinfo runs in namespace bookinfo without the allow-nothing AuthorizationPolicy default-deny: every workload there accepts calls from anyone in the mesh."]]);
         }
+    });
+
+    it("finds Bookinfo by the program's name in a first preview (no outputs), where any AuthorizationPolicy may be the deny", async () => {
+        const a = await check([productpage], PROD, {}, true);
+        expect(of(a, "bookinfo-authorization").map((v) => v.urn)).to.deep.equal([urnOf(productpage)]);
+        expect(of(await check([productpage, deny("other")], PROD, {}, true), "bookinfo-authorization")).to.deep.equal([]);
+        const someoneElses = deployment("productpage", "shop", ["x"], { app: "productpage" });
+        expect(of(await check([someoneElses], PROD, {}, true), "bookinfo-authorization")).to.deep.equal([]);
     });
 
     it("leaves a namespace the preview does not know to `up`, and stacks without Bookinfo alone", async () => {

@@ -51,7 +51,7 @@ async function analyzeStack(stack: string, overrides: Record<string, string | un
     const resources = await programResources(stack, overrides, options.preview);
     const { config } = stackRunConfig(stack);
     const environment = packEnvironment(stack, (key) => overrides[key] ?? config[`${P}${key}`]);
-    const analysis = await analyze(meshPolicies(environment), resources, environment.enforcementLevel, options.config);
+    const analysis = await analyze(meshPolicies(environment), resources, environment.enforcementLevel, options.config, options.preview);
     expect(analysis.unknownReads, "no rule fails on a value the preview does not know").to.deep.equal([]);
     return analysis;
 }
@@ -104,4 +104,12 @@ describe("policy pack on the program's own stacks", function () {
             expect(analysis.violations.every((v) => v.level === "mandatory")).to.equal(true);
         });
     }
+
+    it("refuses in a first preview what it can tell without outputs: Bookinfo authorization off, found by the program's names", async () => {
+        const off = await analyzeStack("prod", { istioVersion: CLEAN_ISTIO, bookinfoAuthorization: "false" }, { preview: true });
+        expect(found(off)).to.deep.equal(["bookinfo-authorization bookinfo-productpage-v1"]);
+        expect(off.violations[0].message).to.equal("Bookinfo runs without the allow-nothing AuthorizationPolicy default-deny: every workload there accepts calls from anyone in the mesh.");
+        // PERMISSIVE is caught on the resource itself; the stack check cannot see the PeerAuthentication's mode yet.
+        expect(found(await analyzeStack("prod", { istioVersion: CLEAN_ISTIO, mtlsMode: "PERMISSIVE" }, { preview: true }))).to.deep.equal(["istio-mtls-strict mesh-default"]);
+    });
 });
