@@ -149,7 +149,9 @@ const bookinfo = new BookinfoApp("bookinfo", {
     imageHub: istio.imageHub,
     kubeconfig: checkedKubeconfig,
 });
-const ingress = new BookinfoIngress("bookinfo", { provider, validation, gateway: ingressGateway, namespace: bookinfo.namespaceName });
+const ingress = new BookinfoIngress("bookinfo", {
+    provider, validation, gateway: ingressGateway, namespace: bookinfo.namespaceName, hosts: config.bookinfo.hosts,
+});
 const destinationRules = new BookinfoDestinationRules("bookinfo", {
     provider,
     validation,
@@ -181,12 +183,13 @@ const running = meshVersions({
 
 // ... then check that the product page answers through the gateway.
 const check = config.verify.enabled ? new ProductPageCheck("productpage", {
-    url: ingress.productPageUrl.apply((url) => {
+    url: ingress.gatewayUrl.apply((url) => {
         if (url === undefined) {
             throw new Error("the ingress gateway Service has no load-balancer address; see README, 'LoadBalancer pending'");
         }
         return url;
     }),
+    host: ingress.host,
     timeoutSeconds: config.verify.timeoutSeconds,
 }, { dependsOn: [bookinfo, ingress, destinationRules, meshMtls, ...bookinfoAuthorization ? [bookinfoAuthorization] : [], ...meshDefaultDeny ? [meshDefaultDeny] : []] }) : undefined;
 

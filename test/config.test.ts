@@ -71,7 +71,7 @@ describe("configuration", () => {
             tags: {}, defaultRevision: undefined, gatewayRevision: undefined, cni: false, cniBinDir: undefined, cniConfDir: undefined,
             istiodReplicas: 1, istiodAutoscaleMax: 5, istiodResources: undefined, gatewayServiceType: "LoadBalancer", mtlsMode: "STRICT",
         });
-        expect(config.bookinfo).to.deep.equal({ namespace: "bookinfo", createNamespace: true, injectionMode: "namespace", destinationRuleMtls: true, revision: undefined, podSecurity: undefined });
+        expect(config.bookinfo).to.deep.equal({ namespace: "bookinfo", createNamespace: true, injectionMode: "namespace", destinationRuleMtls: true, revision: undefined, podSecurity: undefined, hosts: ["*"] });
         expect(config.meshNamespaces).to.deep.equal({});
         expect(config.verify).to.deep.equal({ enabled: true, timeoutSeconds: 600 });
         // Nothing taken over, nothing untrusted accepted, no cluster-admin credentials handed out: unless asked.

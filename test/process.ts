@@ -8,10 +8,13 @@ export interface ProcessResult {
     stderr: string;
 }
 
-/** Runs `file args` (no shell) with the given working directory, environment and stdin, to its end. */
-export function runToEnd(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string } = {}): Promise<ProcessResult> {
+/**
+ * Runs `file args` (no shell) with the given working directory, environment and stdin, to its end; as another
+ * user when `uid` and `gid` are given (needs root).
+ */
+export function runToEnd(file: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; stdin?: string; uid?: number; gid?: number } = {}): Promise<ProcessResult> {
     return new Promise((resolve, reject) => {
-        const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env });
+        const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, uid: options.uid, gid: options.gid });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });

@@ -6,22 +6,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
 import { ConfigError, PROJECT, verifiedKubeconfig } from "../components/config";
 import { Declared, FAKE_KUBECONFIG, ProgramRun, Recorder, dependenciesOf, mocks, runProgram, unwrap } from "./harness";
-import { stackConfig, stackNames } from "./stacks";
+import { stackConfig, stackNames, stackRunConfig } from "./stacks";
 import { isManifest, validateManifests } from "./validate";
 
 const P = `${PROJECT}:`;
 const KUBECONFIG_NOT_EXPORTED = "not exported (exportKubeconfig is false): `pks get-credentials` (or `tkgi get-credentials`) gives it to whoever may have it";
 
-/** Secrets a user sets with `pulumi config set --secret` (stack files hold none). */
-const STACK_SECRETS: Record<string, Record<string, string>> = {
-    dev: { pksPassword: "dev-pks-password" },
-    local: { pksPassword: "admin-password" },
-    prod: { pksPassword: "prod-user-password" },
-};
-
 async function runStack(stack: string): Promise<ProgramRun> {
-    const secrets = Object.fromEntries(Object.entries(STACK_SECRETS[stack] ?? {}).map(([k, v]) => [`${P}${k}`, v]));
-    return runProgram({ ...stackConfig(stack), ...secrets }, Object.keys(secrets), stack);
+    const { config, secretKeys } = stackRunConfig(stack);
+    return runProgram(config, secretKeys, stack);
 }
 
 /** Type and name of every declared resource, as `<type>::<name>`. */
@@ -65,7 +58,8 @@ describe("the program", function () {
             expect(await unwrap(exports.clusterInfo as { name: pulumi.Output<string> })).to.deep.include({ name: stackConfig(stack)[`${P}clusterName`], uuid: `uuid-of-${stackConfig(stack)[`${P}clusterName`]}` });
             // No stack output hands out the cluster-admin kubeconfig unless asked (exportKubeconfig).
             expect(exports.kubeconfig).to.equal(KUBECONFIG_NOT_EXPORTED);
-            expect(await unwrap(exports.productPageUrl as pulumi.Output<string>)).to.equal("http://203.0.113.10/productpage");
+            const host = (JSON.parse(stackConfig(stack)[`${P}bookinfoHosts`] ?? "[]") as string[])[0];
+            expect(await unwrap(exports.productPageUrl as pulumi.Output<string>)).to.equal(`http://${host ?? "203.0.113.10"}/productpage`);
             expect(await unwrap(exports.verification as pulumi.Output<{ status: number }>)).to.deep.include({ status: 200, title: "Simple Bookstore App" });
         });
     }

@@ -23,6 +23,19 @@ export function stackConfig(stack: string): Record<string, string> {
     return config;
 }
 
+/** Secrets a user sets with `pulumi config set --secret` per stack (stack files hold none), by key without namespace. */
+export const STACK_SECRETS: Record<string, Record<string, string>> = {
+    dev: { pksPassword: "dev-pks-password" },
+    local: { pksPassword: "admin-password" },
+    prod: { pksPassword: "prod-user-password" },
+};
+
+/** A stack's configuration as the program receives it, its secrets included, and which keys are secret. */
+export function stackRunConfig(stack: string): { config: Record<string, string>; secretKeys: string[] } {
+    const secrets = Object.fromEntries(Object.entries(STACK_SECRETS[stack] ?? {}).map(([k, v]) => [`pks-istio-mesh:${k}`, v]));
+    return { config: { ...stackConfig(stack), ...secrets }, secretKeys: Object.keys(secrets) };
+}
+
 /** The project's declared config (Pulumi.yaml `config:`), keys without namespace. */
 export function declaredConfig(): Record<string, { type?: string; default?: unknown; secret?: boolean; value?: unknown }> {
     const doc = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { type?: string; default?: unknown; secret?: boolean; value?: unknown }> };

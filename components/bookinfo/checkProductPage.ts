@@ -4,9 +4,11 @@
  *
  * Run by `ProductPageCheck` through the command provider as
  *   node components/launcher/run.js components/bookinfo/checkProductPage.ts
- * with PRODUCTPAGE_URL, PRODUCTPAGE_TIMEOUT_SECONDS and PRODUCTPAGE_INTERVAL_SECONDS in the environment.
+ * with PRODUCTPAGE_URL, PRODUCTPAGE_TIMEOUT_SECONDS and PRODUCTPAGE_INTERVAL_SECONDS (and PRODUCTPAGE_HOST, the
+ * Host header, when the gateway serves named hosts) in the environment.
  * On success it prints a JSON `ProductPageResult` on stdout; on timeout it exits 1 naming the last answer.
  */
+import * as http from "http";
 
 export const EXPECTED_TITLE = "Simple Bookstore App";
 
@@ -21,9 +23,24 @@ export interface ProductPageResult {
 
 export interface CheckOptions {
     url: string;
+    /** The Host header to send (the gateway routes by it); unset: the URL's host. */
+    host?: string;
     timeoutMs: number;
     intervalMs: number;
     log: (line: string) => void;
+}
+
+/** One GET without following redirects: its status and body. (fetch cannot set a Host header.) */
+function get(url: string, host: string | undefined, timeoutMs: number): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const request = http.get(url, { headers: host ? { host } : {}, signal: AbortSignal.timeout(timeoutMs) }, (response) => {
+            const chunks: Buffer[] = [];
+            response.on("data", (chunk: Buffer) => chunks.push(chunk));
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+            response.on("error", reject);
+        });
+        request.on("error", reject);
+    });
 }
 
 function titleOf(html: string): string {
@@ -38,8 +55,8 @@ export async function checkProductPage(options: CheckOptions): Promise<ProductPa
         attempts += 1;
         const remaining = options.timeoutMs - (Date.now() - started);
         try {
-            const response = await fetch(options.url, { signal: AbortSignal.timeout(Math.max(1000, Math.min(10_000, remaining))), redirect: "manual" });
-            const title = titleOf(await response.text());
+            const response = await get(options.url, options.host, Math.max(1000, Math.min(10_000, remaining)));
+            const title = titleOf(response.body);
             last = `HTTP ${response.status}${title ? `, title "${title}"` : ""}`;
             if (response.status === 200 && title === EXPECTED_TITLE) {
                 const elapsedSeconds = Math.round((Date.now() - started) / 1000);
@@ -47,8 +64,7 @@ export async function checkProductPage(options: CheckOptions): Promise<ProductPa
                 return { url: options.url, status: response.status, title, attempts, elapsedSeconds };
             }
         } catch (e) {
-            const cause = (e as { cause?: { code?: string } }).cause?.code;
-            last = cause ?? (e as Error).message;
+            last = (e as { code?: string }).code ?? (e as Error).message;
         }
         const elapsed = Date.now() - started;
         options.log(`productpage: ${options.url}: ${last} (${Math.round(elapsed / 1000)}s elapsed)`);
@@ -63,6 +79,7 @@ if (require.main === module) {
     const url = process.env.PRODUCTPAGE_URL ?? "";
     checkProductPage({
         url,
+        host: process.env.PRODUCTPAGE_HOST || undefined,
         timeoutMs: Number(process.env.PRODUCTPAGE_TIMEOUT_SECONDS ?? 600) * 1000,
         intervalMs: Number(process.env.PRODUCTPAGE_INTERVAL_SECONDS ?? 10) * 1000,
         log: (line) => process.stderr.write(`${line}\n`),

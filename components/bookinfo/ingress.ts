@@ -14,7 +14,10 @@ export interface BookinfoIngressArgs {
     gateway: IstioIngressGateway;
     /** Bookinfo's namespace. */
     namespace: pulumi.Input<string>;
-    /** Hosts the gateway accepts for Bookinfo. Defaults to `["*"]`. */
+    /**
+     * Hosts the gateway accepts for Bookinfo: host names, `*.<domain>` wildcards, or `*` (any host). Defaults to
+     * `["*"]`.
+     */
     hosts?: string[];
 }
 
@@ -27,7 +30,14 @@ export interface BookinfoIngressArgs {
 export class BookinfoIngress extends pulumi.ComponentResource {
     public readonly gateway: Gateway;
     public readonly virtualService: VirtualService;
+    /**
+     * The Host header that reaches Bookinfo through the gateway: the first host (`productpage.<domain>` for a
+     * wildcard `*.<domain>`); undefined when the gateway accepts any host.
+     */
+    public readonly host: string | undefined;
     /** `http://<gateway address>/productpage`, once the load balancer has an address. */
+    public readonly gatewayUrl: pulumi.Output<string | undefined>;
+    /** The product page as people open it: `http://<host>/productpage`, or the gateway URL when any host is accepted. */
     public readonly productPageUrl: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: BookinfoIngressArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -62,8 +72,11 @@ export class BookinfoIngress extends pulumi.ComponentResource {
             },
         }, { ...childOpts, dependsOn: args.validation.readyBefore });
 
-        this.productPageUrl = args.gateway.address.apply((address) =>
-            address === undefined ? undefined : `http://${address}${port === 80 ? "" : `:${port}`}/productpage`);
+        const portSuffix = port === 80 ? "" : `:${port}`;
+        this.host = hosts.includes("*") ? undefined : hosts[0].replace(/^\*\./, "productpage.");
+        this.gatewayUrl = args.gateway.address.apply((address) =>
+            address === undefined ? undefined : `http://${address}${portSuffix}/productpage`);
+        this.productPageUrl = this.host === undefined ? this.gatewayUrl : pulumi.output(`http://${this.host}${portSuffix}/productpage`);
 
         this.registerOutputs({ productPageUrl: this.productPageUrl });
     }

@@ -4,8 +4,10 @@ import { ProductPageResult } from "./checkProductPage";
 import { launcherInterpreter } from "../launcher/interpreter";
 
 export interface ProductPageCheckArgs {
-    /** The product page URL, e.g. `BookinfoIngress.productPageUrl`. */
+    /** The product page at the gateway's address, e.g. `BookinfoIngress.gatewayUrl`. */
     url: pulumi.Input<string>;
+    /** The Host header the gateway routes by (`BookinfoIngress.host`); unset when it accepts any host. */
+    host?: string;
     /** Give up after this many seconds. Defaults to 600. */
     timeoutSeconds?: number;
     /** Seconds between attempts, each of which prints a progress line. Defaults to 10. */
@@ -30,6 +32,7 @@ export class ProductPageCheck extends pulumi.ComponentResource {
                 PRODUCTPAGE_URL: args.url,
                 PRODUCTPAGE_TIMEOUT_SECONDS: String(args.timeoutSeconds ?? 600),
                 PRODUCTPAGE_INTERVAL_SECONDS: String(args.intervalSeconds ?? 10),
+                ...(args.host === undefined ? {} : { PRODUCTPAGE_HOST: args.host }),
             },
             logging: "stderr",
         }, { parent: this, dependsOn: opts?.dependsOn });

