@@ -16,7 +16,7 @@ import * as YAML from "yaml";
 import { eventually, failureOf, recorder } from "./engine";
 import { LocalCluster } from "./localCluster";
 import { useLocalCluster } from "./suite";
-import { meshStack, requireTools, toolVersions, toolsBin } from "./workspace";
+import { localIstio, meshStack, requireTools, toolVersions, toolsBin } from "./workspace";
 
 const P = "pks-istio-mesh:";
 const TOOLS_BIN = toolsBin();
@@ -27,7 +27,7 @@ const CONFIG_MAP = "/api/v1/namespaces/istio-system/configmaps/platform-settings
 
 describe("end to end: a cluster with someone else's istio-system", function () {
     this.timeout(20 * 60_000);
-    before(() => requireTools(TOOLS_BIN, ["pulumi", "pulumi-language-nodejs", "pulumi-resource-command", "pulumi-resource-kubernetes", `pilot-discovery-${ISTIO}`, "istio-charts"]));
+    before(() => requireTools(TOOLS_BIN, ["pulumi", "pulumi-language-nodejs", "pulumi-resource-command", "pulumi-resource-kubernetes", `pilot-discovery-${ISTIO}`, `istio-charts-${ISTIO}`]));
     const suite = useLocalCluster("adoption", TOOLS_BIN);
     let cluster: LocalCluster;
     let stack: Stack;
@@ -54,7 +54,7 @@ describe("end to end: a cluster with someone else's istio-system", function () {
         cluster = suite.cluster;
         // Istio's PeerAuthentication CRD (from the release's base chart), as an earlier `helm install istio-base` left
         // it: Helm's marks let the program's own istio-base release take it over once adoption is asked for.
-        const crds = YAML.parseAllDocuments(fs.readFileSync(path.join(TOOLS_BIN, "istio-charts", "base", "files", "crd-all.gen.yaml"), "utf8"))
+        const crds = YAML.parseAllDocuments(fs.readFileSync(path.join(TOOLS_BIN, `istio-charts-${ISTIO}`, "base", "files", "crd-all.gen.yaml"), "utf8"))
             .map((d) => d.toJS() as { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> } });
         const crd = crds.find((c) => c?.metadata?.name === "peerauthentications.security.istio.io")!;
         await create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", { ...crd, metadata: {
@@ -80,7 +80,7 @@ describe("end to end: a cluster with someone else's istio-system", function () {
         await stack.setAllConfig({
             [`${P}clusterSource`]: { value: "existing" },
             [`${P}kubeconfig`]: { value: cluster.kubeconfig(), secret: true },
-            [`${P}istioChartRepository`]: { value: path.join(TOOLS_BIN, "istio-charts") },
+            ...localIstio(TOOLS_BIN),
             [`${P}verifyProductPage`]: { value: "false" },
         });
     });
