@@ -9,12 +9,15 @@ import { PackEnvironment } from "./environment";
 import { COMMAND, at, stringAt } from "./resources";
 import { productionScopeSchema, requireProductionScope } from "./scope";
 
-/** What a pksctl Command manages, from its environment: a cluster, a network profile, or neither. */
-function pksctlObject(props: unknown): "cluster" | "network profile" | undefined {
-    if (at(props, "environment", PKSCTL_ENV.cluster) !== undefined) {
-        return "cluster";
-    }
-    return at(props, "environment", PKSCTL_ENV.networkProfile) !== undefined ? "network profile" : undefined;
+/**
+ * What a pksctl Command manages, from its environment and verb: a cluster, a network profile, the stack's claim on
+ * one of their names (`claim-*`: logs in, creates and deletes nothing), or neither.
+ */
+function pksctlObject(props: unknown): "cluster" | "network profile" | "claim" | undefined {
+    const object = at(props, "environment", PKSCTL_ENV.cluster) !== undefined ? "cluster"
+        : at(props, "environment", PKSCTL_ENV.networkProfile) !== undefined ? "network profile" : undefined;
+    const verb = stringAt(props, "create");
+    return object !== undefined && typeof verb === "string" && verb.startsWith("claim-") ? "claim" : object;
 }
 
 export const pksTlsVerified: ResourceValidationPolicy = {

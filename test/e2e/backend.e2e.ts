@@ -49,7 +49,7 @@ interface Deployment {
 describe("end to end: shared state in PostgreSQL, with locking", function () {
     this.timeout(20 * 60_000);
     requireTools(TOOLS_BIN, ["pulumi", "pulumi-language-nodejs", "pulumi-resource-command", "pulumi-resource-kubernetes",
-        `pilot-discovery-${ISTIO}`, "istio-charts", "initdb", "pg_ctl", "postgres", "psql"]);
+        `pilot-discovery-${ISTIO}`, `istio-charts-${ISTIO}`, "initdb", "pg_ctl", "postgres", "psql"]);
     const suite = useLocalCluster("backend", TOOLS_BIN);
     let cluster: LocalCluster;
     let pg: PostgresServer;
@@ -73,7 +73,7 @@ describe("end to end: shared state in PostgreSQL, with locking", function () {
         writeSettings(sim, {
             users: { admin: { secret: PASSWORD, admin: true } },
             durations: { create: 3, update: 2, delete: 2 },
-            kubeconfig: { server: cluster.server, token: cluster.tokens.first },
+            kubeconfig: { server: cluster.server, token: cluster.tokens.first, certificateAuthorityData: cluster.certificateAuthorityData },
         });
         const options = {
             dir: path.join(suite.dir, "pulumi"), toolsBin: TOOLS_BIN, stackName: "local", passphrase: crypto.randomBytes(12).toString("hex"),

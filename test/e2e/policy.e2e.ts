@@ -19,18 +19,14 @@ import * as path from "path";
 import { bulletinsAffecting } from "../../components/istio/securityBulletins";
 import { ROOT, stackConfig } from "../stacks";
 import { startCli } from "./engine";
-import { meshStack, projectDir, requireTools, toolsBin, workspaceEnv } from "./workspace";
+import { localIstio, meshStack, projectDir, requireTools, toolVersions, toolsBin, workspaceEnv } from "./workspace";
 
 const P = "pks-istio-mesh:";
 const TOOLS_BIN = toolsBin();
+/** The Istio release whose charts the tests install (from the tool cache). */
+const ISTIO = toolVersions().ISTIO_VERSION;
 const POLICY_PACK = path.join(ROOT, "policy");
 const CA_CERT = "-----BEGIN CERTIFICATE-----\nMIIB (the PKS API's CA; not read by a preview)\n-----END CERTIFICATE-----\n";
-
-/** The Istio release of the charts the tests install (the local chart's Chart.yaml). */
-function chartVersion(): string {
-    const chartYaml = fs.readFileSync(path.join(TOOLS_BIN, "istio-charts", "istiod", "Chart.yaml"), "utf8");
-    return /^version:\s*(\S+)$/m.exec(chartYaml)![1];
-}
 
 /**
  * The violations the CLI prints under "Policies:", one line each: `- [mandatory] [severity: high]  <rule>  (<type>:
@@ -43,21 +39,21 @@ function violations(output: string): Array<{ level: string; rule: string; line: 
 
 describe("end to end: the policy pack, run by the pulumi CLI at preview", function () {
     this.timeout(20 * 60_000);
-    requireTools(TOOLS_BIN, ["pulumi", "pulumi-language-nodejs", "pulumi-resource-command", "pulumi-resource-kubernetes", "istio-charts"]);
+    requireTools(TOOLS_BIN, ["pulumi", "pulumi-language-nodejs", "pulumi-resource-command", "pulumi-resource-kubernetes", `istio-charts-${ISTIO}`]);
     let dir: string;
     let failed = false;
     let production: Stack;
     let env: Record<string, string>;
     let project: string;
     let packConfig: string;
-    const version = chartVersion();
+    const version = ISTIO;
     const accepted = bulletinsAffecting(version).map((b) => b.id);
 
     /** The local stack's committed configuration as config values, and the password as a secret. */
     const localConfig = (): ConfigMap => ({
         ...Object.fromEntries(Object.entries(stackConfig("local")).map(([k, v]) => [k, { value: v }])),
         [`${P}pksPassword`]: { value: "admin-password", secret: true },
-        [`${P}istioChartRepository`]: { value: path.join(TOOLS_BIN, "istio-charts") },
+        ...localIstio(TOOLS_BIN),
     });
 
     before(async () => {

@@ -77,7 +77,7 @@ describe("policy pack on the program's own stacks", function () {
         const { config } = stackRunConfig("dev");
         expect(found(analysis)).to.deep.equal([
             ...bulletinsAffecting(DEFAULT_ISTIO).length > 0 ? ISTIO_CHART_RELEASES.map((r) => `istio-release-no-security-bulletin ${r}`) : [],
-            ...config[`${P}pksSkipTlsValidation`] === "true" ? ["pks-tls-verified medium-lb-cluster", "pks-tls-verified network-profile-medium"] : [],
+            ...config[`${P}pksSkipTlsValidation`] === "true" ? ["pks-tls-verified medium-lb-cluster", "pks-tls-verified medium-lb-cluster-claim", "pks-tls-verified network-profile-medium", "pks-tls-verified network-profile-medium-claim"] : [],
         ].sort());
         expect(analysis.violations.every((v) => v.level === "advisory")).to.equal(true);
         expect([...new Set(analysis.notApplicable.map((n) => n.policy))].sort()).to.deep.equal(["images-from-configured-hub", "istio-hosts-not-wildcard", "pks-cluster-protected"]);
@@ -88,7 +88,7 @@ describe("policy pack on the program's own stacks", function () {
         ["mtlsMode PERMISSIVE", { mtlsMode: "PERMISSIVE" }, {}, ["istio-mtls-strict mesh-default", "istio-mesh-mtls-required istio-istiod"]],
         ["destinationRuleMtls off does not break it (auto-mTLS)", { destinationRuleMtls: "false" }, {}, []],
         ["bookinfoHosts unset (any host)", { bookinfoHosts: undefined }, {}, ["istio-hosts-not-wildcard bookinfo-gateway", "istio-hosts-not-wildcard bookinfo-virtualservice"]],
-        ["pksSkipTlsValidation", TLS_OFF, {}, ["pks-tls-verified mesh-prod", "pks-tls-verified network-profile-large-prod"]],
+        ["pksSkipTlsValidation", TLS_OFF, {}, ["pks-tls-verified mesh-prod", "pks-tls-verified mesh-prod-claim", "pks-tls-verified network-profile-large-prod", "pks-tls-verified network-profile-large-prod-claim"]],
         ["clusterProtect false", { clusterProtect: "false" }, {}, ["pks-cluster-protected mesh-prod"]],
         [`istioVersion ${AFFECTED_ISTIO}`, { istioVersion: AFFECTED_ISTIO }, {}, ISTIO_CHART_RELEASES.map((r) => `istio-release-no-security-bulletin ${r}`)],
         ["images from another hub than the pack's", {}, { "images-from-configured-hub": { hub: "registry.internal/mesh" } }, [
