@@ -85,6 +85,11 @@ const checkedKubeconfig = pulumi.secret(pulumi.all([clusterKubeconfig, revisionC
 const provider = new k8s.Provider("mesh-cluster", {
     kubeconfig: checkedKubeconfig, clusterIdentifier, upsertExistingObjects: config.safety.adoptExistingObjects,
 });
+// What the program only reads back (the gateway's Service and service account) goes through a provider of its own
+// whose identifier never changes: replacing the cluster updates it instead of replacing it. Replacing the cluster
+// deletes the objects on it before their provider, but a read resource is not one of them; left pointing at a
+// deleted provider, it fails the Pulumi CLI's snapshot check (3.277) in preview and up.
+const readProvider = new k8s.Provider("mesh-cluster-reads", { kubeconfig: checkedKubeconfig, clusterIdentifier: "pks-istio-mesh-reads" });
 
 // 3. Istio: CRDs (the newest release's), the CNI agent, one control plane per revision, revision tags, mesh-wide
 // mutual TLS, ingress gateway.
@@ -128,6 +133,7 @@ const meshMtls = new MeshMtls("mesh", { provider, validation, mode: istio.mtlsMo
 const gatewayPlane = selected(istio.gatewayRevision);
 const ingressGateway = new IstioIngressGateway("istio", {
     provider,
+    readProvider,
     charts: gatewayPlane.controlPlane.charts,
     injection: gatewayPlane.injection,
     namespace: gatewayNamespace,
@@ -162,6 +168,7 @@ const destinationRules = new BookinfoDestinationRules("bookinfo", {
 // whole mesh denies by default (after Bookinfo's exceptions exist, and before they go).
 const bookinfoAuthorization = config.authorization.bookinfo ? new BookinfoAuthorization("bookinfo", {
     provider,
+    readProvider,
     validation,
     app: bookinfo,
     ingress,

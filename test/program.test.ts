@@ -44,14 +44,23 @@ describe("the program", function () {
                 "pks-istio-mesh:bookinfo:BookinfoDestinationRules::bookinfo",
                 "pks-istio-mesh:bookinfo:ProductPageCheck::productpage",
             ]);
-            // Exactly one Kubernetes provider, and every Kubernetes object uses it.
+            // One Kubernetes provider writes every object; a second one, with the same kubeconfig and an identifier
+            // that never changes (never replaced with the cluster), only reads the gateway's Service and account.
             const providers = mocks.registered.filter((r) => r.type === "pulumi:providers:kubernetes");
-            expect(providers.map((p) => p.name)).to.deep.equal(["mesh-cluster"]);
-            const provider = run.recorder.find("pulumi:providers:kubernetes", "mesh-cluster").resource as pulumi.ProviderResource;
-            const ref = `${await unwrap(provider.urn)}::${await unwrap(provider.id)}`;
+            expect(providers.map((p) => p.name).sort()).to.deep.equal(["mesh-cluster", "mesh-cluster-reads"]);
+            const refOf = async (name: string) => {
+                const provider = run.recorder.find("pulumi:providers:kubernetes", name).resource as pulumi.ProviderResource;
+                return `${await unwrap(provider.urn)}::${await unwrap(provider.id)}`;
+            };
+            const [ref, readRef] = [await refOf("mesh-cluster"), await refOf("mesh-cluster-reads")];
+            const reads = mocks.find("pulumi:providers:kubernetes", "mesh-cluster-reads").inputs;
+            expect(reads.clusterIdentifier).to.equal("pks-istio-mesh-reads");
+            expect(reads.kubeconfig).to.equal(mocks.find("pulumi:providers:kubernetes", "mesh-cluster").inputs.kubeconfig);
             for (const r of mocks.registered.filter((r) => r.type.startsWith("kubernetes:"))) {
-                expect(r.provider, `${r.type} ${r.name}`).to.equal(ref);
+                expect(r.provider, `${r.type} ${r.name}`).to.equal(r.id ? readRef : ref);
             }
+            expect(mocks.registered.filter((r) => r.provider === readRef).map((r) => `${r.type} ${r.name}`).sort())
+                .to.deep.equal(["kubernetes:core/v1:Service istio-service", ...(stackConfig(stack)[`${P}bookinfoAuthorization`] === "false" ? [] : ["kubernetes:core/v1:ServiceAccount bookinfo-gateway-sa"])].sort());
             validateManifests(mocks.registered.filter((r) => isManifest(r) && r.type.startsWith("kubernetes:") && !r.id));
 
             const exports = run.exports!;

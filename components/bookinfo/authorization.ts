@@ -74,6 +74,11 @@ export function principalOf(trustDomain: string, serviceAccount: { metadata: pul
 export interface BookinfoAuthorizationArgs {
     /** The Kubernetes provider of the target cluster. */
     provider: k8s.Provider;
+    /**
+     * The provider the gateway's service account is read back with; defaults to `provider`. One that is never
+     * replaced keeps the read valid when the cluster is replaced (see index.ts).
+     */
+    readProvider?: k8s.Provider;
     /** The default validation webhook (ready), which admits the policies. */
     validation: IstioValidation;
     /** Bookinfo: its namespace, its pods' `app` labels and its service accounts, the identities of its calls. */
@@ -143,7 +148,8 @@ export class BookinfoAuthorization extends pulumi.ComponentResource {
         // The gateway chart creates the gateway's service account, named after the release.
         const release = args.gateway.release.status;
         this.gatewayServiceAccount = k8s.core.v1.ServiceAccount.get(`${name}-gateway-sa`,
-            pulumi.interpolate`${release.namespace}/${release.name}`, { ...childOpts, dependsOn: [args.gateway.release] });
+            pulumi.interpolate`${release.namespace}/${release.name}`,
+            { parent: this, provider: args.readProvider ?? args.provider, dependsOn: [args.gateway.release] });
         this.principals.gateway = principalOf(trustDomain, this.gatewayServiceAccount);
         for (const [service, account] of Object.entries(args.app.serviceAccounts)) {
             this.principals[service] = principalOf(trustDomain, account);

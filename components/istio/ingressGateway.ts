@@ -18,6 +18,11 @@ export interface GatewayServicePort {
 export interface IstioIngressGatewayArgs {
     /** The Kubernetes provider of the target cluster. */
     provider: k8s.Provider;
+    /**
+     * The provider the gateway's Service is read back with; defaults to `provider`. One that is never replaced
+     * keeps the read valid when the cluster is replaced (see index.ts).
+     */
+    readProvider?: k8s.Provider;
     /** Where the charts come from and which Istio release to install. */
     charts: IstioChartSource;
     /**
@@ -91,7 +96,7 @@ export class IstioIngressGateway extends pulumi.ComponentResource {
         // The release status is unknown until it is installed, so a first preview does not read a missing Service.
         this.service = k8s.core.v1.Service.get(`${name}-service`,
             pulumi.interpolate`${this.release.status.namespace}/${this.release.status.name}`,
-            { ...childOpts, dependsOn: [this.release] });
+            { parent: this, provider: args.readProvider ?? args.provider, dependsOn: [this.release] });
         this.address = this.service.status.apply((status) => {
             const ingress = status?.loadBalancer?.ingress?.[0];
             return ingress?.ip || ingress?.hostname || undefined;
