@@ -238,14 +238,19 @@ describe("end to end: the local stack, run by the pulumi CLI, against a live ist
             expect(text, `${what}: the kubeconfig`).to.not.include(kubeconfig.trim());
         }
         // What the README says is plain text in the state: the summaries pksctl prints, which carry no secret.
-        const resources = (JSON.parse(exported) as { resources: Array<{ type: string; urn: string; outputs?: Record<string, unknown> }> }).resources;
+        const resources = (JSON.parse(exported) as { resources: Array<{ type: string; urn: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }> }).resources;
         const clusterCommand = resources.find((res) => res.type === COMMAND && nameOf(res.urn) === "medium-lb-cluster")!;
         expect(JSON.parse(String(clusterCommand.outputs!.stdout))).to.include({ name: "medium-lb-cluster" });
         // Of the Command's inputs, the upstream provider keeps only the password secret (encrypted), the rest plain.
         const environment = clusterCommand.outputs!.environment as Record<string, unknown>;
         expect(environment.PKSCTL_PASSWORD).to.have.property("ciphertext");
         expect(environment).to.include({ PKSCTL_USERNAME: "admin", PKSCTL_API: "api.pks.local" });
-        expect(resources.filter((res) => res.type === "pulumi:providers:kubernetes")).to.have.length(1);
+        // Both Kubernetes providers (the one that writes, the one that only reads back) keep the kubeconfig encrypted.
+        const providers = resources.filter((res) => res.type === "pulumi:providers:kubernetes");
+        expect(providers.map((res) => nameOf(res.urn)).sort()).to.deep.equal(["mesh-cluster", "mesh-cluster-reads"]);
+        for (const provider of providers) {
+            expect(provider.inputs!.kubeconfig, nameOf(provider.urn)).to.have.property("ciphertext");
+        }
     });
 
     it("has istiod validate Istio objects: the webhook refuses an invalid VirtualService", async () => {
@@ -339,12 +344,12 @@ describe("end to end: the local stack, run by the pulumi CLI, against a live ist
         expect(Object.keys(state.profiles)).to.deep.equal(["network-profile-medium-v2"]);
     });
 
-    it("updates only the provider when the cluster's token rotates", async () => {
+    it("updates only the providers when the cluster's token rotates", async () => {
         writeSettings(sim, { kubeconfig: { server: cluster.server, token: cluster.tokens.second, certificateAuthorityData: cluster.certificateAuthorityData } });
         const r = recorder();
         const up = await stack.up({ onEvent: r.onEvent, onOutput: r.onOutput });
         console.log(`      up (token rotated): ${JSON.stringify(up.summary.resourceChanges)}`);
-        expect(changes(r.steps)).to.deep.equal(["update pulumi:providers:kubernetes::mesh-cluster"]);
+        expect(changes(r.steps).sort()).to.deep.equal(["update pulumi:providers:kubernetes::mesh-cluster", "update pulumi:providers:kubernetes::mesh-cluster-reads"]);
         // The provider holds the new token (the Automation API's export shows secrets).
         expect(JSON.stringify((await stack.exportStack()).deployment)).to.include(cluster.tokens.second);
     });
