@@ -37,7 +37,7 @@ export function stackRunConfig(stack: string): { config: Record<string, string>;
 }
 
 /** The project's declared config (Pulumi.yaml `config:`), keys without namespace. */
-export function declaredConfig(): Record<string, { type?: string; default?: unknown; secret?: boolean; value?: unknown }> {
-    const doc = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { type?: string; default?: unknown; secret?: boolean; value?: unknown }> };
+export function declaredConfig(): Record<string, { type?: string; description?: string; default?: unknown; secret?: boolean; value?: unknown }> {
+    const doc = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as { config: Record<string, { type?: string; description?: string; default?: unknown; secret?: boolean; value?: unknown }> };
     return doc.config;
 }
