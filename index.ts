@@ -9,8 +9,8 @@ import {
     IstioDefaultValidator, IstioIngressGateway, IstioRevisionTag, MeshMtls, MeshNamespace, PksCluster, PksNetworkProfile, ProductPageCheck,
     SidecarInjection, guardRevisionRemoval, meshVersions, stackMark,
 } from "./components";
-import { loadConfig, verifiedKubeconfig } from "./components/config";
-import { BookinfoAuthorization, MeshDefaultDeny, MeshTelemetry, TelemetryAddon, meshConfigOf, telemetryAddonsOf } from "./components";
+import { loadConfig, verifiedKubeconfig } from "./config";
+import { BookinfoAuthorization, MeshDefaultDeny, MeshTelemetry, TelemetryAddon, meshConfigOf, telemetryAddonsOf, tracingExtensionProvider } from "./components";
 
 // Fails with every configuration problem listed before anything is registered; warns (at every preview and
 // update) about releases with a published security bulletin, retired artifact hosts and settings that weaken a
@@ -108,7 +108,10 @@ for (const revision of istio.revisions) {
         autoscaleMax: istio.istiodAutoscaleMax,
         resources: istio.istiodResources,
         cni: istio.cni,
-        meshConfig: meshConfigOf({ trustDomain: config.authorization.trustDomain, tracing: config.telemetry.tracing }),
+        meshConfig: meshConfigOf({
+            trustDomain: config.authorization.trustDomain,
+            tracingProvider: config.telemetry.tracing === "none" ? undefined : tracingExtensionProvider(config.telemetry.tracing),
+        }),
     }, { aliases, dependsOn: cni ? [cni] : [] }));
 }
 const tags = Object.fromEntries(Object.entries(istio.tags).map(([tag, revision]) => [tag, new IstioRevisionTag(`istio-tag-${tag}`, {

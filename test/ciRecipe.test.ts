@@ -7,8 +7,8 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { toolVersions } from "./e2e/workspace";
-import { ROOT, stackNames } from "./stacks";
+import { toolVersions } from "../local/workspace";
+import { ROOT, stackNames } from "./support/stacks";
 
 interface Job {
     if?: string;

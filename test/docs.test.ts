@@ -7,14 +7,14 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
-import { configSchema } from "../components/config";
-import { ROOT, declaredConfig } from "./stacks";
+import { configSchema } from "../config";
+import { ROOT, declaredConfig } from "./support/stacks";
 
 /** The Markdown files a reader follows links through. */
 function documents(): string[] {
     const docs = fs.readdirSync(path.join(ROOT, "docs"), { recursive: true, encoding: "utf8" })
         .filter((f) => f.endsWith(".md")).map((f) => path.join("docs", f));
-    const besideCode = ["policy/README.md", "test/pks-simulator/README.md"].filter((f) => fs.existsSync(path.join(ROOT, f)));
+    const besideCode = ["policy/README.md", "local/pks-simulator/README.md"].filter((f) => fs.existsSync(path.join(ROOT, f)));
     return ["README.md", "DEVELOPMENT.md", ...docs, ...besideCode];
 }
 
