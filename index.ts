@@ -1,36 +1,53 @@
 /**
  * pks-istio-mesh: an Istio service mesh with mutual TLS and the Bookinfo sample on a VMware Enterprise PKS / TKGI
- * cluster (or any conformant cluster), as one Pulumi program. See README.md.
+ * cluster (or any conformant cluster), as one Pulumi program. It reads as the procedure: each step is a function
+ * below, numbered as in the README's table, and the steps run in order at the end of the file.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    BOOKINFO_APPS, BookinfoApp, BookinfoDestinationRules, BookinfoIngress, IstioBase, IstioCni, IstioControlPlane,
-    IstioDefaultValidator, IstioIngressGateway, IstioRevisionTag, MeshMtls, MeshNamespace, PksCluster, PksNetworkProfile, ProductPageCheck,
-    SidecarInjection, guardRevisionRemoval, meshVersions, stackMark,
-} from "./components";
-import { loadConfig, verifiedKubeconfig } from "./components/config";
-import { BookinfoAuthorization, MeshDefaultDeny, MeshTelemetry, TelemetryAddon, meshConfigOf, telemetryAddonsOf } from "./components";
+import * as mesh from "./components";
+import { MeshConfig, loadConfig, verifiedKubeconfig } from "./config";
 
-// Fails with every configuration problem listed before anything is registered; warns (at every preview and
-// update) about releases with a published security bulletin, retired artifact hosts and settings that weaken a
-// default.
-const config = loadConfig();
-config.warnings.forEach((warning) => pulumi.log.warn(warning));
+/** The namespace of the ingress gateway. */
+const GATEWAY_NAMESPACE = "istio-ingress";
 
-// 1-2. The cluster: a PKS network profile and cluster, or an existing cluster's kubeconfig.
-let cluster: PksCluster | undefined;
-let clusterKubeconfig: pulumi.Output<string>;
-let clusterIdentifier: pulumi.Input<string>;
-if (config.cluster.source === "pks") {
+/** Where the mesh goes: the cluster's kubeconfig (a secret) and the identifier the Kubernetes provider keeps. */
+interface TargetCluster {
+    cluster?: mesh.PksCluster;
+    kubeconfig: pulumi.Output<string>;
+    identifier: pulumi.Input<string>;
+}
+
+/** The control planes by revision (undefined: the default revision) and the revision tags by name. */
+interface ControlPlanes {
+    byRevision: Map<string | undefined, mesh.IstioControlPlane>;
+    tags: Record<string, mesh.IstioRevisionTag>;
+}
+
+/**
+ * 1. The configuration: fails with every problem listed before anything is registered; warns (at every preview and
+ * update) about releases with a published security bulletin, retired artifact hosts and settings that weaken a
+ * default.
+ */
+function readConfiguration(): MeshConfig {
+    const config = loadConfig();
+    config.warnings.forEach((warning) => pulumi.log.warn(warning));
+    return config;
+}
+
+/** 2-3. The cluster: a PKS network profile and cluster, or an existing cluster's kubeconfig. */
+function targetCluster(config: MeshConfig): TargetCluster {
+    if (config.cluster.source !== "pks") {
+        return { kubeconfig: config.cluster.kubeconfig, identifier: config.cluster.server };
+    }
     const pks = config.cluster;
-    const profile = pks.networkProfile && new PksNetworkProfile(pks.networkProfile.name, {
+    const profile = pks.networkProfile && new mesh.PksNetworkProfile(pks.networkProfile.name, {
         connection: pks.connection,
         description: pks.networkProfile.description,
         parameters: pks.networkProfile.parameters,
         adoptExisting: pks.adoptExisting,
     });
-    cluster = new PksCluster(pks.cluster.name, {
+    const cluster = new mesh.PksCluster(pks.cluster.name, {
         connection: pks.connection,
         externalHostname: pks.cluster.externalHostname,
         plan: pks.cluster.plan,
@@ -46,202 +63,272 @@ if (config.cluster.source === "pks") {
         upgradeTimeoutMinutes: pks.cluster.upgradeTimeoutMinutes,
     }, { protect: pks.cluster.protect });
     // Refused (naming the setting) when it does not verify the API server, unless allowInsecureKubeconfig.
-    clusterKubeconfig = cluster.kubeconfig.apply((text) => verifiedKubeconfig(text,
+    const kubeconfig = cluster.kubeconfig.apply((text) => verifiedKubeconfig(text,
         `the kubeconfig of PKS cluster ${pks.cluster.name} (get-credentials)`, config.safety.allowInsecureKubeconfig));
-    clusterIdentifier = cluster.uuid;
-} else {
-    clusterKubeconfig = config.cluster.kubeconfig;
-    clusterIdentifier = config.cluster.server;
+    return { cluster, kubeconfig, identifier: cluster.uuid };
 }
 
-// Before anything changes on the cluster: no namespace the program creates may be someone else's already, and no
-// control plane that the configuration drops may still inject pods the program does not roll itself (the
-// Kubernetes provider waits for this check).
-const istio = config.istio;
-const gatewayNamespace = "istio-ingress";
-const revisionCheck = guardRevisionRemoval({
-    kubeconfig: clusterKubeconfig,
-    keep: istio.revisions.map((r) => r.name ?? "default"),
-    // The workloads the program rolls itself: the gateway's namespace, and Bookinfo's (only its pods, when the
-    // namespace is someone else's).
-    own: [
-        { namespace: gatewayNamespace },
-        config.bookinfo.createNamespace ? { namespace: config.bookinfo.namespace } : { namespace: config.bookinfo.namespace, apps: BOOKINFO_APPS },
-    ],
-    // The namespaces the program creates: refused, by name, when someone else's are already there.
-    ownNamespaces: {
-        names: ["istio-system", gatewayNamespace, ...config.bookinfo.createNamespace ? [config.bookinfo.namespace] : []],
-        mark: stackMark(),
-        adopt: config.safety.adoptExistingObjects,
-    },
-});
-// Everything that writes to the cluster takes the kubeconfig only once the check passed.
-const checkedKubeconfig = pulumi.secret(pulumi.all([clusterKubeconfig, revisionCheck]).apply(([text]) => text));
-
-// The only Kubernetes provider: the default provider is disabled (Pulumi.yaml), so nothing can land on whatever
-// cluster the caller's own kubeconfig points at. A stable identifier keeps fresh credentials from replacing
-// every Kubernetes object. A create never takes over an object that already exists (it fails, naming it), unless
-// the user asks for adoption; set here either way, so that PULUMI_K8S_UPSERT_EXISTING_OBJECTS cannot turn it on.
-const provider = new k8s.Provider("mesh-cluster", {
-    kubeconfig: checkedKubeconfig, clusterIdentifier, upsertExistingObjects: config.safety.adoptExistingObjects,
-});
-// What the program only reads back (the gateway's Service and service account) goes through a provider of its own
-// whose identifier never changes: replacing the cluster updates it instead of replacing it. Replacing the cluster
-// deletes the objects on it before their provider, but a read resource is not one of them; left pointing at a
-// deleted provider, it fails the Pulumi CLI's snapshot check (3.277) in preview and up.
-const readProvider = new k8s.Provider("mesh-cluster-reads", { kubeconfig: checkedKubeconfig, clusterIdentifier: "pks-istio-mesh-reads" });
-
-// 3. Istio: CRDs (the newest release's), the CNI agent, one control plane per revision, revision tags, mesh-wide
-// mutual TLS, ingress gateway.
-const newestCharts = { repository: istio.chartRepository, version: istio.version, compatibilityVersion: istio.compatibilityVersion };
-const base = new IstioBase("istio", { provider, charts: newestCharts });
-const cni = istio.cni ? new IstioCni("istio", {
-    provider, base, charts: newestCharts, imageHub: istio.imageHub,
-    cniBinDir: istio.cniBinDir, cniConfDir: istio.cniConfDir,
-}) : undefined;
-const controlPlanes = new Map<string | undefined, IstioControlPlane>();
-for (const revision of istio.revisions) {
-    // The first named revision keeps the identity the program gave its control plane before revisions had names.
-    const aliases = revision === istio.revisions[0] && revision.name ? [{ name: "istio" }] : [];
-    controlPlanes.set(revision.name, new IstioControlPlane(revision.name ? `istio-${revision.name}` : "istio", {
-        provider,
-        charts: { repository: revision.chartRepository, version: revision.version, compatibilityVersion: istio.compatibilityVersion },
-        base,
-        revision: revision.name,
-        imageHub: istio.imageHub,
-        replicas: istio.istiodReplicas,
-        autoscaleMax: istio.istiodAutoscaleMax,
-        resources: istio.istiodResources,
-        cni: istio.cni,
-        meshConfig: meshConfigOf({ trustDomain: config.authorization.trustDomain, tracing: config.telemetry.tracing }),
-    }, { aliases, dependsOn: cni ? [cni] : [] }));
+/**
+ * 4a. Before anything changes on the cluster: no namespace the program creates may be someone else's already, and
+ * no control plane that the configuration drops may still inject pods the program does not roll itself. Returns
+ * the kubeconfig that everything writing to the cluster takes: available only once the check passed.
+ */
+function guardedKubeconfig(config: MeshConfig, target: TargetCluster): pulumi.Output<string> {
+    const bookinfo = config.bookinfo;
+    const revisionCheck = mesh.guardRevisionRemoval({
+        kubeconfig: target.kubeconfig,
+        keep: config.istio.revisions.map((r) => r.name ?? "default"),
+        // The workloads the program rolls itself: the gateway's namespace, and Bookinfo's (only its pods, when the
+        // namespace is someone else's).
+        own: [
+            { namespace: GATEWAY_NAMESPACE },
+            bookinfo.createNamespace ? { namespace: bookinfo.namespace } : { namespace: bookinfo.namespace, apps: mesh.BOOKINFO_APPS },
+        ],
+        // The namespaces the program creates: refused, by name, when someone else's are already there.
+        ownNamespaces: {
+            names: ["istio-system", GATEWAY_NAMESPACE, ...bookinfo.createNamespace ? [bookinfo.namespace] : []],
+            mark: mesh.stackMark(),
+            adopt: config.safety.adoptExistingObjects,
+        },
+    });
+    return pulumi.secret(pulumi.all([target.kubeconfig, revisionCheck]).apply(([text]) => text));
 }
-const tags = Object.fromEntries(Object.entries(istio.tags).map(([tag, revision]) => [tag, new IstioRevisionTag(`istio-tag-${tag}`, {
-    provider, tag, controlPlane: controlPlanes.get(revision)!,
-})]));
-/** The control plane a revision or tag selects, and injection through it. */
-const selected = (selector: string | undefined): { controlPlane: IstioControlPlane; injection: SidecarInjection } => {
-    const controlPlane = controlPlanes.get(selector !== undefined && istio.tags[selector] ? istio.tags[selector] : selector)!;
-    return { controlPlane, injection: selector !== undefined && tags[selector] ? tags[selector].injection : controlPlane.injection };
-};
-// The default validation webhook, which admits every Istio object the program writes: pointed at its revision's
-// istiod once that is ready (moving it to a new revision never leaves it calling an istiod not there yet).
-const validatorPlane = controlPlanes.get(istio.defaultRevision)!;
-const defaultValidator = new IstioDefaultValidator("istio", { provider, controlPlane: validatorPlane, tag: istio.tags.default ? "default" : undefined });
-const validation = defaultValidator.validation;
-const meshMtls = new MeshMtls("mesh", { provider, validation, mode: istio.mtlsMode });
-const gatewayPlane = selected(istio.gatewayRevision);
-const ingressGateway = new IstioIngressGateway("istio", {
-    provider,
-    readProvider,
-    charts: gatewayPlane.controlPlane.charts,
-    injection: gatewayPlane.injection,
-    namespace: gatewayNamespace,
-    serviceType: istio.gatewayServiceType,
-});
-const meshNamespaces = Object.entries(config.meshNamespaces).map(([namespace, selector]) => new MeshNamespace(`mesh-${namespace}`, {
-    provider, namespace, injection: selected(selector).injection, kubeconfig: checkedKubeconfig,
-}));
 
-// 4. Bookinfo with sidecars, its Gateway and VirtualService, and the mTLS DestinationRules.
-const bookinfoPlane = selected(config.bookinfo.revision);
-const bookinfo = new BookinfoApp("bookinfo", {
-    provider,
-    injection: bookinfoPlane.injection,
-    namespace: config.bookinfo.namespace,
-    createNamespace: config.bookinfo.createNamespace,
-    injectionMode: config.bookinfo.injectionMode,
-    podSecurity: config.bookinfo.podSecurity,
-    imageHub: istio.imageHub,
-    kubeconfig: checkedKubeconfig,
-});
-const ingress = new BookinfoIngress("bookinfo", {
-    provider, validation, gateway: ingressGateway, namespace: bookinfo.namespaceName, hosts: config.bookinfo.hosts,
-});
-const destinationRules = new BookinfoDestinationRules("bookinfo", {
-    provider,
-    validation,
-    namespace: bookinfo.namespaceName,
-    mtls: config.bookinfo.destinationRuleMtls,
-});
-// 5. Zero trust: Bookinfo denies by default and allows exactly the calls it makes, by identity; optionally the
-// whole mesh denies by default (after Bookinfo's exceptions exist, and before they go).
-const bookinfoAuthorization = config.authorization.bookinfo ? new BookinfoAuthorization("bookinfo", {
-    provider,
-    readProvider,
-    validation,
-    app: bookinfo,
-    ingress,
-    gateway: ingressGateway,
-    trustDomain: config.authorization.trustDomain,
-    allowAtGateway: config.authorization.meshDefaultDeny,
-    // A namespace-wide deny only in a namespace of the program's own: in someone else's it would deny their workloads.
-    namespaceDefaultDeny: config.bookinfo.createNamespace,
-}) : undefined;
-const meshDefaultDeny = config.authorization.meshDefaultDeny && bookinfoAuthorization
-    ? new MeshDefaultDeny("mesh", { provider, validation, after: [bookinfoAuthorization] }) : undefined;
+/**
+ * 4b. The Kubernetes providers. The default provider is disabled (Pulumi.yaml), so nothing can land on whatever
+ * cluster the caller's own kubeconfig points at. `provider` writes every object: a stable identifier keeps fresh
+ * credentials from replacing every Kubernetes object, and a create never takes over an object that already exists
+ * (it fails, naming it) unless the user asks for adoption; set here either way, so that
+ * PULUMI_K8S_UPSERT_EXISTING_OBJECTS cannot turn it on. `readProvider` only reads back the gateway's Service and
+ * service account; its identifier never changes, so replacing the cluster updates it instead of replacing it.
+ * (Replacing the cluster deletes the objects on it before their provider, but a read resource is not one of them;
+ * left pointing at a deleted provider, it fails the Pulumi CLI's snapshot check, 3.277, in preview and up.)
+ */
+function kubernetesProviders(config: MeshConfig, target: TargetCluster, kubeconfig: pulumi.Output<string>): { provider: k8s.Provider; readProvider: k8s.Provider } {
+    return {
+        provider: new k8s.Provider("mesh-cluster", {
+            kubeconfig, clusterIdentifier: target.identifier, upsertExistingObjects: config.safety.adoptExistingObjects,
+        }),
+        readProvider: new k8s.Provider("mesh-cluster-reads", { kubeconfig, clusterIdentifier: "pks-istio-mesh-reads" }),
+    };
+}
 
-// What istiod and the proxies run once the control planes are up and the workloads have rolled (read from the
-// cluster on every run, after them).
-const running = meshVersions({
-    kubeconfig: checkedKubeconfig,
-    namespaces: [bookinfo.namespaceName, ingressGateway.namespace.metadata.name],
-}, { dependsOn: [...controlPlanes.values(), bookinfo, ingressGateway] });
-
-// ... then check that the product page answers through the gateway.
-const check = config.verify.enabled ? new ProductPageCheck("productpage", {
-    url: ingress.gatewayUrl.apply((url) => {
-        if (url === undefined) {
-            throw new Error("the ingress gateway Service has no load-balancer address; see README, 'LoadBalancer pending'");
-        }
-        return url;
-    }),
-    host: ingress.host,
-    timeoutSeconds: config.verify.timeoutSeconds,
-}, { dependsOn: [bookinfo, ingress, destinationRules, meshMtls, ...bookinfoAuthorization ? [bookinfoAuthorization] : [], ...meshDefaultDeny ? [meshDefaultDeny] : []] }) : undefined;
-
-// 6. Telemetry, opt-in: Istio's add-ons (Prometheus, Grafana, Kiali, Jaeger) from where the user keeps them, and
-// the mesh's metrics, tracing and access logging through the Telemetry API.
-const telemetrySettings = config.telemetry;
-const telemetryAddons = telemetryAddonsOf(telemetrySettings).map((addon) => new TelemetryAddon(`telemetry-${addon}`, {
-    provider,
-    controlPlane: validatorPlane,
-    addon,
-    source: telemetrySettings.addonsSource,
-    sha256: telemetrySettings.addonsSha256[addon],
-    istioVersion: istio.version,
-    imageHub: istio.imageHub,
-}));
-const meshTelemetry = telemetrySettings.prometheus || telemetrySettings.tracing !== "none" || telemetrySettings.accessLogging
-    ? new MeshTelemetry("telemetry", {
-        provider,
-        validation,
-        metrics: telemetrySettings.prometheus,
-        tracing: telemetrySettings.tracing === "none" ? undefined : { backend: telemetrySettings.tracing, samplingPercentage: telemetrySettings.tracingSampling },
-        accessLogging: telemetrySettings.accessLogging,
+/** 5. Istio's CRDs (the newest release's chart `base`) and, optionally, the CNI node agent. */
+function istioFoundation(config: MeshConfig, provider: k8s.Provider): { base: mesh.IstioBase; cni?: mesh.IstioCni } {
+    const istio = config.istio;
+    const charts = { repository: istio.chartRepository, version: istio.version, compatibilityVersion: istio.compatibilityVersion };
+    const base = new mesh.IstioBase("istio", { provider, charts });
+    const cni = istio.cni ? new mesh.IstioCni("istio", {
+        provider, base, charts, imageHub: istio.imageHub, cniBinDir: istio.cniBinDir, cniConfDir: istio.cniConfDir,
     }) : undefined;
+    return { base, cni };
+}
 
-export const clusterInfo = cluster
-    ? { name: cluster.clusterName, uuid: cluster.uuid, masterHost: cluster.masterHost, masterIps: cluster.masterIps, workerNodes: cluster.workerNodes }
-    : { server: clusterIdentifier };
+/** 6. One control plane (istiod) per revision, and the revision tags that point at them. */
+function controlPlanes(config: MeshConfig, provider: k8s.Provider, foundation: { base: mesh.IstioBase; cni?: mesh.IstioCni }): ControlPlanes {
+    const istio = config.istio;
+    const tracing = config.telemetry.tracing;
+    const meshConfig = mesh.meshConfigOf({
+        trustDomain: config.authorization.trustDomain,
+        tracingProvider: tracing === "none" ? undefined : mesh.tracingExtensionProvider(tracing),
+    });
+    const byRevision = new Map<string | undefined, mesh.IstioControlPlane>();
+    for (const revision of istio.revisions) {
+        // The first named revision keeps the identity the program gave its control plane before revisions had names.
+        const aliases = revision === istio.revisions[0] && revision.name ? [{ name: "istio" }] : [];
+        byRevision.set(revision.name, new mesh.IstioControlPlane(revision.name ? `istio-${revision.name}` : "istio", {
+            provider,
+            charts: { repository: revision.chartRepository, version: revision.version, compatibilityVersion: istio.compatibilityVersion },
+            base: foundation.base,
+            revision: revision.name,
+            imageHub: istio.imageHub,
+            replicas: istio.istiodReplicas,
+            autoscaleMax: istio.istiodAutoscaleMax,
+            resources: istio.istiodResources,
+            cni: istio.cni,
+            meshConfig,
+        }, { aliases, dependsOn: foundation.cni ? [foundation.cni] : [] }));
+    }
+    const tags = Object.fromEntries(Object.entries(istio.tags).map(([tag, revision]) => [tag, new mesh.IstioRevisionTag(`istio-tag-${tag}`, {
+        provider, tag, controlPlane: byRevision.get(revision)!,
+    })]));
+    return { byRevision, tags };
+}
+
+/** The control plane a revision or tag selects, and injection through it. */
+function selected(config: MeshConfig, planes: ControlPlanes, selector: string | undefined): { controlPlane: mesh.IstioControlPlane; injection: mesh.SidecarInjection } {
+    const tags = config.istio.tags;
+    const controlPlane = planes.byRevision.get(selector !== undefined && tags[selector] ? tags[selector] : selector)!;
+    return { controlPlane, injection: selector !== undefined && planes.tags[selector] ? planes.tags[selector].injection : controlPlane.injection };
+}
+
+/**
+ * 6 (cont.). The default validation webhook, which admits every Istio object the program writes: pointed at its
+ * revision's istiod once that is ready (moving it to a new revision never leaves it calling an istiod not there yet).
+ */
+function defaultValidation(config: MeshConfig, provider: k8s.Provider, planes: ControlPlanes): mesh.IstioValidation {
+    const validatorPlane = planes.byRevision.get(config.istio.defaultRevision)!;
+    return new mesh.IstioDefaultValidator("istio", { provider, controlPlane: validatorPlane, tag: config.istio.tags.default ? "default" : undefined }).validation;
+}
+
+/** 7. Mesh-wide mutual TLS. */
+function meshMtls(config: MeshConfig, provider: k8s.Provider, validation: mesh.IstioValidation): mesh.MeshMtls {
+    return new mesh.MeshMtls("mesh", { provider, validation, mode: config.istio.mtlsMode });
+}
+
+/** 8. The ingress gateway, and injection for the namespaces of the user's own workloads. */
+function ingressGateway(config: MeshConfig, provider: k8s.Provider, readProvider: k8s.Provider, planes: ControlPlanes, kubeconfig: pulumi.Output<string>) {
+    const gatewayPlane = selected(config, planes, config.istio.gatewayRevision);
+    const gateway = new mesh.IstioIngressGateway("istio", {
+        provider,
+        readProvider,
+        charts: gatewayPlane.controlPlane.charts,
+        injection: gatewayPlane.injection,
+        namespace: GATEWAY_NAMESPACE,
+        serviceType: config.istio.gatewayServiceType,
+    });
+    const meshNamespaces = Object.entries(config.meshNamespaces).map(([namespace, selector]) => new mesh.MeshNamespace(`mesh-${namespace}`, {
+        provider, namespace, injection: selected(config, planes, selector).injection, kubeconfig,
+    }));
+    return { gateway, meshNamespaces };
+}
+
+/** 9. Bookinfo with sidecars. */
+function bookinfoApp(config: MeshConfig, provider: k8s.Provider, planes: ControlPlanes, kubeconfig: pulumi.Output<string>): mesh.BookinfoApp {
+    return new mesh.BookinfoApp("bookinfo", {
+        provider,
+        injection: selected(config, planes, config.bookinfo.revision).injection,
+        namespace: config.bookinfo.namespace,
+        createNamespace: config.bookinfo.createNamespace,
+        injectionMode: config.bookinfo.injectionMode,
+        podSecurity: config.bookinfo.podSecurity,
+        imageHub: config.istio.imageHub,
+        kubeconfig,
+    });
+}
+
+/** 10. Bookinfo's Gateway and VirtualService. */
+function bookinfoIngress(config: MeshConfig, provider: k8s.Provider, validation: mesh.IstioValidation, gateway: mesh.IstioIngressGateway, app: mesh.BookinfoApp): mesh.BookinfoIngress {
+    return new mesh.BookinfoIngress("bookinfo", { provider, validation, gateway, namespace: app.namespaceName, hosts: config.bookinfo.hosts });
+}
+
+/** 11. The mTLS DestinationRules. */
+function destinationRules(config: MeshConfig, provider: k8s.Provider, validation: mesh.IstioValidation, app: mesh.BookinfoApp): mesh.BookinfoDestinationRules {
+    return new mesh.BookinfoDestinationRules("bookinfo", { provider, validation, namespace: app.namespaceName, mtls: config.bookinfo.destinationRuleMtls });
+}
+
+/**
+ * 12. Zero trust: Bookinfo denies by default and allows exactly the calls it makes, by identity; optionally the
+ * whole mesh denies by default (after Bookinfo's exceptions exist, and before they go).
+ */
+function zeroTrust(config: MeshConfig, provider: k8s.Provider, readProvider: k8s.Provider, validation: mesh.IstioValidation, app: mesh.BookinfoApp, ingress: mesh.BookinfoIngress, gateway: mesh.IstioIngressGateway) {
+    const authorization = config.authorization.bookinfo ? new mesh.BookinfoAuthorization("bookinfo", {
+        provider,
+        readProvider,
+        validation,
+        app,
+        ingress,
+        gateway,
+        trustDomain: config.authorization.trustDomain,
+        allowAtGateway: config.authorization.meshDefaultDeny,
+        // A namespace-wide deny only in a namespace of the program's own: in someone else's it would deny their workloads.
+        namespaceDefaultDeny: config.bookinfo.createNamespace,
+    }) : undefined;
+    const meshDefaultDeny = config.authorization.meshDefaultDeny && authorization
+        ? new mesh.MeshDefaultDeny("mesh", { provider, validation, after: [authorization] }) : undefined;
+    return { authorization, meshDefaultDeny };
+}
+
+/**
+ * 13. What istiod and the proxies run once the control planes are up and the workloads have rolled (read from the
+ * cluster on every run, after them); then the check that the product page answers through the gateway, after
+ * everything that decides whether it does.
+ */
+function verify(config: MeshConfig, kubeconfig: pulumi.Output<string>, planes: ControlPlanes, app: mesh.BookinfoApp, gateway: mesh.IstioIngressGateway,
+    ingress: mesh.BookinfoIngress, before: pulumi.Resource[]) {
+    const running = mesh.meshVersions({
+        kubeconfig,
+        namespaces: [app.namespaceName, gateway.namespace.metadata.name],
+    }, { dependsOn: [...planes.byRevision.values(), app, gateway] });
+    const check = config.verify.enabled ? new mesh.ProductPageCheck("productpage", {
+        url: ingress.gatewayUrl.apply((url) => {
+            if (url === undefined) {
+                throw new Error("the ingress gateway Service has no load-balancer address; see docs/troubleshooting.md, 'LoadBalancer pending'");
+            }
+            return url;
+        }),
+        host: ingress.host,
+        timeoutSeconds: config.verify.timeoutSeconds,
+    }, { dependsOn: [app, ingress, ...before] }) : undefined;
+    return { running, check };
+}
+
+/**
+ * 14. Telemetry, opt-in: Istio's add-ons (Prometheus, Grafana, Kiali, Jaeger) from where the user keeps them, and
+ * the mesh's metrics, tracing and access logging through the Telemetry API.
+ */
+function telemetry(config: MeshConfig, provider: k8s.Provider, planes: ControlPlanes, validation: mesh.IstioValidation) {
+    const settings = config.telemetry;
+    const addons = mesh.telemetryAddonsOf(settings).map((addon) => new mesh.TelemetryAddon(`telemetry-${addon}`, {
+        provider,
+        controlPlane: planes.byRevision.get(config.istio.defaultRevision)!,
+        addon,
+        source: settings.addonsSource,
+        sha256: settings.addonsSha256[addon],
+        istioVersion: config.istio.version,
+        imageHub: config.istio.imageHub,
+    }));
+    const meshTelemetry = settings.prometheus || settings.tracing !== "none" || settings.accessLogging
+        ? new mesh.MeshTelemetry("telemetry", {
+            provider,
+            validation,
+            metrics: settings.prometheus,
+            tracing: settings.tracing === "none" ? undefined : { backend: settings.tracing, samplingPercentage: settings.tracingSampling },
+            accessLogging: settings.accessLogging,
+        }) : undefined;
+    return { addons, meshTelemetry };
+}
+
+// The procedure.
+const config = readConfiguration();                                                     // 1
+const target = targetCluster(config);                                                   // 2-3
+const kubeconfig = guardedKubeconfig(config, target);                                   // 4
+const { provider, readProvider } = kubernetesProviders(config, target, kubeconfig);     // 4b
+const planes = controlPlanes(config, provider, istioFoundation(config, provider));      // 5-6
+const validation = defaultValidation(config, provider, planes);
+const mtls = meshMtls(config, provider, validation);                                    // 7
+const { gateway, meshNamespaces } = ingressGateway(config, provider, readProvider, planes, kubeconfig); // 8
+const app = bookinfoApp(config, provider, planes, kubeconfig);                          // 9
+const ingress = bookinfoIngress(config, provider, validation, gateway, app);           // 10
+const rules = destinationRules(config, provider, validation, app);                      // 11
+const trust = zeroTrust(config, provider, readProvider, validation, app, ingress, gateway); // 12
+const verified = verify(config, kubeconfig, planes, app, gateway, ingress,              // 13
+    [rules, mtls, ...trust.authorization ? [trust.authorization] : [], ...trust.meshDefaultDeny ? [trust.meshDefaultDeny] : []]);
+const observed = telemetry(config, provider, planes, validation);                       // 14
+
+// The stack's outputs (README, "Stack outputs").
+export const clusterInfo = target.cluster
+    ? { name: target.cluster.clusterName, uuid: target.cluster.uuid, masterHost: target.cluster.masterHost, masterIps: target.cluster.masterIps, workerNodes: target.cluster.workerNodes }
+    : { server: target.identifier };
 /** The cluster's cluster-admin kubeconfig (a secret), only with exportKubeconfig: `pks get-credentials` gives it too. */
-export const kubeconfig = config.safety.exportKubeconfig ? clusterKubeconfig
+const kubeconfigOutput = config.safety.exportKubeconfig ? target.kubeconfig
     : "not exported (exportKubeconfig is false): `pks get-credentials` (or `tkgi get-credentials`) gives it to whoever may have it";
-export const gatewayAddress = ingressGateway.address;
+export const gatewayAddress = gateway.address;
 export const productPageUrl = ingress.productPageUrl;
-export const verification = check ? check.result : "skipped (verifyProductPage is false)";
-export const mesh = {
-    controlPlanes: running.controlPlanes,
-    tags: running.tags,
-    dataPlane: running.dataPlane,
+export const verification = verified.check ? verified.check.result : "skipped (verifyProductPage is false)";
+const meshState = {
+    controlPlanes: verified.running.controlPlanes,
+    tags: verified.running.tags,
+    dataPlane: verified.running.dataPlane,
     meshNamespaces: meshNamespaces.map((ns) => ns.namespaceName),
 };
 /** What Bookinfo's AuthorizationPolicies allow (policy → callers, methods, paths, port). */
-export const authorization = bookinfoAuthorization
-    ? { allowed: bookinfoAuthorization.allowed, namespaceDefaultDeny: bookinfoAuthorization.namespaceDefaultDeny, meshDefaultDeny: meshDefaultDeny !== undefined }
+export const authorization = trust.authorization
+    ? { allowed: trust.authorization.allowed, namespaceDefaultDeny: trust.authorization.namespaceDefaultDeny, meshDefaultDeny: trust.meshDefaultDeny !== undefined }
     : "off (bookinfoAuthorization is false)";
 /** How to open each add-on's UI, and what the Telemetry API sets. */
-export const telemetry = meshTelemetry || telemetryAddons.length > 0 ? {
-    ui: Object.fromEntries(telemetryAddons.map((a) => [a.addon, a.ui])),
-    spec: meshTelemetry?.spec,
+const telemetryOutput = observed.meshTelemetry || observed.addons.length > 0 ? {
+    ui: Object.fromEntries(observed.addons.map((a) => [a.addon, a.ui])),
+    spec: observed.meshTelemetry?.spec,
 } : "off (no telemetry add-on, tracing or access logging configured)";
+export { kubeconfigOutput as kubeconfig, meshState as mesh, telemetryOutput as telemetry };

@@ -4,7 +4,7 @@
  * pksctl's inputs (components/pks/contract.ts), which these rules read.
  */
 import { ResourceValidationPolicy } from "@pulumi/policy";
-import { PKSCTL_ENV } from "../components/pks/contract";
+import { PKSCTL_ENV } from "../programs/pksctl/contract";
 import { PackEnvironment } from "./environment";
 import { COMMAND, at, stringAt } from "./resources";
 import { productionScopeSchema, requireProductionScope } from "./scope";

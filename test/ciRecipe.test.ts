@@ -1,14 +1,14 @@
 /**
- * The CI recipe (docs/ci/github-actions.yml) against the README's "CI" commands: the jobs run exactly the commands
- * the README documents, preview on pull requests and update on merges, one job per stack of the project, the policy
+ * The CI recipe (docs/ci/github-actions.yml) against the "CI" commands of docs/platform-teams.md: the jobs run exactly
+ * the commands the documentation gives, preview on pull requests and update on merges, one job per stack of the project, the policy
  * pack in both, the state backend and its secrets from the environment.
  */
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { toolVersions } from "./e2e/workspace";
-import { ROOT, stackNames } from "./stacks";
+import { toolVersions } from "../local/workspace";
+import { ROOT, stackNames } from "./support/stacks";
 
 interface Job {
     if?: string;
@@ -24,9 +24,9 @@ const workflow = YAML.parse(fs.readFileSync(path.join(ROOT, "docs", "ci", "githu
     jobs: Record<string, Job>;
 };
 
-/** The commands of the README's CI block (the sh block after "**CI**"), without their comments. */
+/** The commands of the documented CI block (the sh block after "**CI**"), without their comments. */
 function readmeCommands(): string[] {
-    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const readme = fs.readFileSync(path.join(ROOT, "docs", "platform-teams.md"), "utf8");
     const section = readme.slice(readme.indexOf("**CI**"));
     const block = /```sh\n([\s\S]*?)```/.exec(section)![1];
     return block.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()).filter((l) => l !== "");
@@ -35,7 +35,7 @@ function readmeCommands(): string[] {
 const runs = (job: Job) => job.steps.flatMap((s) => (s.run ?? "").split("\n")).map((l) => l.trim()).filter((l) => l !== "");
 
 describe("the CI recipe", () => {
-    it("runs the README's commands and nothing else", () => {
+    it("runs the documented commands and nothing else", () => {
         const documented = readmeCommands();
         expect(documented).to.have.length(3);
         const used = [...new Set(Object.values(workflow.jobs).flatMap(runs))];

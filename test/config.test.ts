@@ -6,9 +6,9 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, PROJECT, configSchema, loadConfig } from "../components/config";
-import { mocks, runProgram } from "./harness";
-import { declaredConfig } from "./stacks";
+import { ConfigError, PROJECT, configSchema, loadConfig } from "../config";
+import { mocks, runProgram } from "./support/harness";
+import { declaredConfig } from "./support/stacks";
 
 const P = `${PROJECT}:`;
 const SECRET = (key: string) => key.endsWith("pksPassword") || key.endsWith("pksClientSecret") || key.endsWith("kubeconfig");

@@ -4,10 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
-import { ConfigError, PROJECT, verifiedKubeconfig } from "../components/config";
-import { Declared, FAKE_KUBECONFIG, ProgramRun, Recorder, dependenciesOf, mocks, runProgram, unwrap } from "./harness";
-import { stackConfig, stackNames, stackRunConfig } from "./stacks";
-import { isManifest, validateManifests } from "./validate";
+import { ConfigError, PROJECT, verifiedKubeconfig } from "../config";
+import { Declared, FAKE_KUBECONFIG, ProgramRun, Recorder, dependenciesOf, mocks, runProgram, unwrap } from "./support/harness";
+import { stackConfig, stackNames, stackRunConfig } from "./support/stacks";
+import { isManifest, validateManifests } from "./support/validate";
 
 const P = `${PROJECT}:`;
 const KUBECONFIG_NOT_EXPORTED = "not exported (exportKubeconfig is false): `pks get-credentials` (or `tkgi get-credentials`) gives it to whoever may have it";

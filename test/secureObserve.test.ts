@@ -6,14 +6,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
-import { PROJECT, loadConfig } from "../components/config";
+import { PROJECT, loadConfig } from "../config";
 import { AuthorizationPolicySpec } from "../components/istio/resources";
 import { ManifestObject, imagesOf } from "../components/telemetry/manifests";
-import { toolVersions } from "./e2e/workspace";
-import { ProgramRun, dependenciesOf, mocks, runProgram, unwrap } from "./harness";
-import { stackConfig, stackNames } from "./stacks";
-import { istioAddons } from "./telemetry/upstream";
-import { isManifest, validateManifests } from "./validate";
+import { toolVersions } from "../local/workspace";
+import { ProgramRun, dependenciesOf, mocks, runProgram, unwrap } from "./support/harness";
+import { stackConfig, stackNames } from "./support/stacks";
+import { istioAddons } from "./support/upstream";
+import { isManifest, validateManifests } from "./support/validate";
 
 const P = `${PROJECT}:`;
 const POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy";

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ProductPageResult } from "./checkProductPage";
-import { launcherInterpreter } from "../launcher/interpreter";
+import { ProductPageResult } from "../../programs/productPage/checkProductPage";
+import { launcherInterpreter } from "../../programs/launcher/interpreter";
 
 export interface ProductPageCheckArgs {
     /** The product page at the gateway's address, e.g. `BookinfoIngress.gatewayUrl`. */

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { InstalledRevision, MeshInventory } from "./meshInventory";
+import { InstalledRevision, MeshInventory } from "../../programs/mesh/meshInventory";
 import { readMeshInventory } from "./revisionGuard";
 
 /** namespace → `<revision> <proxy release>` → pods. */

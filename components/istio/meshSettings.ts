@@ -1,5 +1,3 @@
-import { TracingBackend, tracingExtensionProvider } from "../telemetry/meshTelemetry";
-
 /** Istio's trust domain when none is configured (`meshConfig.trustDomain`). */
 export const DEFAULT_TRUST_DOMAIN = "cluster.local";
 
@@ -7,8 +5,11 @@ export const DEFAULT_TRUST_DOMAIN = "cluster.local";
 export interface MeshSettings {
     /** The mesh's trust domain, the first part of every workload identity (SPIFFE ID) and principal. */
     trustDomain: string;
-    /** The tracing backend the Telemetry API may name, or `none`. */
-    tracing: "none" | TracingBackend;
+    /**
+     * The `meshConfig.extensionProviders` entry of the tracing backend the Telemetry API may name
+     * (telemetry/meshTelemetry.ts's `tracingExtensionProvider`); unset: no tracing.
+     */
+    tracingProvider?: Record<string, unknown>;
 }
 
 /**
@@ -19,7 +20,7 @@ export interface MeshSettings {
 export function meshConfigOf(settings: MeshSettings): Record<string, unknown> | undefined {
     const meshConfig: Record<string, unknown> = {
         ...(settings.trustDomain !== DEFAULT_TRUST_DOMAIN ? { trustDomain: settings.trustDomain } : {}),
-        ...(settings.tracing !== "none" ? { extensionProviders: [tracingExtensionProvider(settings.tracing)] } : {}),
+        ...(settings.tracingProvider !== undefined ? { extensionProviders: [settings.tracingProvider] } : {}),
     };
     return Object.keys(meshConfig).length > 0 ? meshConfig : undefined;
 }

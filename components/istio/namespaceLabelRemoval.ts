@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { RemovedLabels } from "./namespaceLabels";
-import { launcherInterpreter } from "../launcher/interpreter";
+import { RemovedLabels } from "../../programs/mesh/namespaceLabels";
+import { launcherInterpreter } from "../../programs/launcher/interpreter";
 
 export interface NamespaceLabelRemovalArgs {
     /** The kubeconfig of the cluster (a secret); it reaches the script in its environment. */
@@ -24,7 +24,7 @@ export interface NamespaceLabelRemovalArgs {
  * Istio's revision webhooks select only namespaces without an `istio-injection` label, so using an existing
  * namespace labelled `istio-injection=enabled` with a control-plane revision would silently inject nothing; a
  * Kubernetes patch resource cannot delete a label another field manager owns, nor restore it later, so this is
- * a command (components/istio/namespaceLabels.ts) that records what it removed, and the namespace's uid, in its
+ * a command (programs/mesh/namespaceLabels.ts) that records what it removed, and the namespace's uid, in its
  * stdout: labels go back only onto that namespace, never onto one created again under the same name.
  */
 export class NamespaceLabelRemoval extends pulumi.ComponentResource {

@@ -6,9 +6,9 @@
  * refuses it by name unless the user asks for adoption.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { MeshInventory, STACK_ANNOTATION } from "./meshInventory";
+import { MeshInventory, STACK_ANNOTATION } from "../../programs/mesh/meshInventory";
 
-export { STACK_ANNOTATION } from "./meshInventory";
+export { STACK_ANNOTATION } from "../../programs/mesh/meshInventory";
 
 /** This stack's mark: `<project>/<stack>`. */
 export function stackMark(): string {

@@ -1,8 +1,8 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { MeshInventory } from "./meshInventory";
+import { MeshInventory } from "../../programs/mesh/meshInventory";
 import { OwnNamespaces, ownershipProblem } from "./namespaceOwnership";
-import { launcherInterpreter } from "../launcher/interpreter";
+import { launcherInterpreter } from "../../programs/launcher/interpreter";
 
 
 /** Workloads the program owns: a namespace's pods (all of them, or those with one of these `app` labels). */
@@ -58,7 +58,7 @@ export function guardRevisionRemoval(args: RevisionGuardArgs, opts?: pulumi.Invo
 }
 
 /**
- * Runs the inventory script (components/istio/meshInventory.ts) as a read-only command, on every preview and
+ * Runs the inventory script (programs/mesh/meshInventory.ts) as a read-only command, on every preview and
  * update; nothing of it is stored. `namespaces`: only their pods; unset: every pod of the cluster.
  */
 export function readMeshInventory(

@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { PKSCTL_INTERPRETER, PksConnectionArgs, PksOwnershipArgs, PksWaitArgs, claimOf, ownershipEnvironment, pksctlEnvironment } from "./connection";
-import { ClaimDocument, ClusterSpec, ClusterStatusDocument, ClusterSummary, CredentialsDocument, PKSCTL_ENV } from "./contract";
+import { ClaimDocument, ClusterSpec, ClusterStatusDocument, ClusterSummary, CredentialsDocument, PKSCTL_ENV } from "../../programs/pksctl/contract";
 import { parseReport, reportEvents } from "./report";
 
 export interface PksClusterArgs extends PksWaitArgs, PksOwnershipArgs {

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ClaimDocument, OwnershipInput, PKSCTL_ENV } from "./contract";
-import { launcherInterpreter } from "../launcher/interpreter";
+import { ClaimDocument, OwnershipInput, PKSCTL_ENV } from "../../programs/pksctl/contract";
+import { launcherInterpreter } from "../../programs/launcher/interpreter";
 
 /** How the PKS components reach and log in to the PKS API. */
 export interface PksConnectionArgs {

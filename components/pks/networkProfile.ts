@@ -1,52 +1,10 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { PKSCTL_INTERPRETER, PksConnectionArgs, PksOwnershipArgs, claimOf, ownershipEnvironment, pksctlEnvironment } from "./connection";
-import { ClaimDocument, NetworkProfileDocument, NetworkProfileSummary, PKSCTL_ENV } from "./contract";
+import { ClaimDocument, NetworkProfileDocument, NetworkProfileParameters, NetworkProfileSummary, PKSCTL_ENV } from "../../programs/pksctl/contract";
 import { parseReport, reportEvents } from "./report";
 
-/** NSX-T load balancer sizes a network profile can ask for. */
-export type LoadBalancerSize = "small" | "medium" | "large";
-
-/**
- * The `parameters` block of a PKS network profile, with PKS's own (snake_case) field names. Fields marked
- * "updatable" may differ between the old and the new profile when a cluster moves onto a new profile.
- */
-export interface NetworkProfileParameters {
-    /** Size of the cluster's NSX-T load balancer. Istio needs `medium` or `large` for its virtual servers. */
-    lb_size?: LoadBalancerSize;
-    /** NSX-T IP block ids for pod networks (updatable: add or reorder only). */
-    pod_ip_block_ids?: string[];
-    /** Prefix length of each namespace's pod subnet. */
-    pod_subnet_prefix?: number;
-    /** Whether pod IPs are routable outside the cluster. */
-    pod_routable?: boolean;
-    /** NSX-T floating IP pool ids (updatable: add or reorder only). */
-    fip_pool_ids?: string[];
-    /** Tenant Tier-0 router id. */
-    t0_router_id?: string;
-    /** NSGroup id for the master VMs. */
-    master_vms_nsgroup_id?: string;
-    /** NSX-T IP block ids for node networks. */
-    node_ip_block_ids?: string[];
-    /** Whether node IPs are routable. */
-    node_routable?: boolean;
-    /** Prefix length of node subnets. */
-    node_subnet_prefix?: number;
-    /** Up to three DNS servers for the nodes (updatable). */
-    nodes_dns?: string[];
-    /** `API` or `API_INGRESS`. */
-    dns_lookup_mode?: "API" | "API_INGRESS";
-    /** DNS prefix used with `API_INGRESS`. */
-    ingress_prefix?: string;
-    /** `true` for a shared Tier-1 topology, `false` for a dedicated Tier-1 per cluster. */
-    single_tier_topology?: boolean;
-    /** Infrastructure networks (CIDRs or IPs) for a shared Tier-1 in multi-T0 setups. */
-    infrastructure_networks?: string[];
-    /** NSX-T failover mode. */
-    failover_mode?: "PREEMPTIVE" | "NON_PREEMPTIVE";
-    /** NCP / NSX-T CNI settings (updatable), e.g. `{ type: "nsxt", parameters: { extensions: { ncp: {} } } }`. */
-    cni_configurations?: { type: "nsxt"; parameters: Record<string, unknown> };
-}
+export type { LoadBalancerSize, NetworkProfileParameters } from "../../programs/pksctl/contract";
 
 export interface PksNetworkProfileArgs extends PksOwnershipArgs {
     /** How to reach and log in to the PKS API. */

@@ -4,7 +4,7 @@
  * deployment's output after its progress lines are gone.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { PksctlReport, WARNING } from "./contract";
+import { PksctlReport, WARNING } from "../../programs/pksctl/contract";
 
 /** A pksctl document (a Command's stdout, which carries nothing secret), parsed; the report fields defaulted. */
 export function parseReport<T extends PksctlReport>(stdout: pulumi.Output<string>): pulumi.Output<T> {

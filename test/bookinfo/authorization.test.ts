@@ -14,8 +14,8 @@ import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { IstioIngressGateway } from "../../components/istio/ingressGateway";
 import { AuthorizationPolicySpec } from "../../components/istio/resources";
-import { Recorder, Registered, mocks, unwrap, useMocks } from "../harness";
-import { validateManifests } from "../validate";
+import { Recorder, Registered, mocks, unwrap, useMocks } from "../support/harness";
+import { validateManifests } from "../support/validate";
 
 const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy";

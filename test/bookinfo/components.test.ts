@@ -11,8 +11,8 @@ import { IstioBase } from "../../components/istio/base";
 import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { IstioIngressGateway } from "../../components/istio/ingressGateway";
-import { LB_ADDRESS, Recorder, Registered, dependenciesOf, isSecretValue, mocks, unwrap, useMocks } from "../harness";
-import { isManifest, validateManifest, validateManifests } from "../validate";
+import { LB_ADDRESS, Recorder, Registered, dependenciesOf, isSecretValue, mocks, unwrap, useMocks } from "../support/harness";
+import { isManifest, validateManifest, validateManifests } from "../support/validate";
 
 const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";

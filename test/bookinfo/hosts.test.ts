@@ -7,18 +7,17 @@ import * as k8s from "@pulumi/kubernetes";
 import { expect } from "chai";
 import * as http from "http";
 import { AddressInfo } from "net";
-import * as path from "path";
 import { BookinfoIngress } from "../../components/bookinfo/ingress";
 import { ProductPageCheck } from "../../components/bookinfo/productPageCheck";
-import { configSchema } from "../../components/config/schema";
+import { configSchema } from "../../config/schema";
 import { IstioBase } from "../../components/istio/base";
 import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { IstioIngressGateway } from "../../components/istio/ingressGateway";
-import { LB_ADDRESS, mocks, unwrap, useMocks } from "../harness";
-import { runToEnd } from "../process";
+import { LB_ADDRESS, mocks, unwrap, useMocks } from "../support/harness";
+import { runToEnd } from "../support/process";
+import { ROOT } from "../support/stacks";
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 
 async function ingressWith(hosts?: string[]): Promise<BookinfoIngress> {

@@ -5,12 +5,11 @@
 import { expect } from "chai";
 import * as http from "http";
 import { AddressInfo } from "net";
-import * as path from "path";
 import { ProductPageCheck } from "../../components/bookinfo/productPageCheck";
-import { mocks, unwrap, useMocks } from "../harness";
-import { ProcessResult, runToEnd } from "../process";
+import { mocks, unwrap, useMocks } from "../support/harness";
+import { ProcessResult, runToEnd } from "../support/process";
+import { ROOT } from "../support/stacks";
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const PAGE = "<html><head><title>Simple Bookstore App</title></head><body>Book Details</body></html>";
 
 /** A product page that fails `failures` times (503), then answers with `body`. */

@@ -4,7 +4,7 @@
  * `helm install` of Istio's base chart). `pulumi up` must
  * refuse to take over what it did not create, naming it, and `pulumi destroy` must then leave all of it in place;
  * only `adoptExistingObjects: true` takes such objects over (and destroy then deletes them, as documented). Run by
- * the pulumi CLI with the Kubernetes provider built from pulumi-kubernetes v4.30.0 (test/e2e/tools.sh), on the
+ * the pulumi CLI with the Kubernetes provider built from pulumi-kubernetes v4.30.0 (tools/tools.sh), on the
  * local control plane with the live istiod (`clusterSource: existing`).
  */
 import { Stack } from "@pulumi/pulumi/automation";
@@ -13,10 +13,10 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { eventually, failureOf, recorder } from "./engine";
-import { LocalCluster } from "./localCluster";
-import { useLocalCluster } from "./suite";
-import { localIstio, meshStack, requireTools, toolVersions, toolsBin } from "./workspace";
+import { eventually, failureOf, recorder } from "../support/engine";
+import { LocalCluster } from "../../local/localCluster";
+import { useLocalCluster } from "../support/suite";
+import { localIstio, meshStack, requireTools, toolVersions, toolsBin } from "../../local/workspace";
 
 const P = "pks-istio-mesh:";
 const TOOLS_BIN = toolsBin();

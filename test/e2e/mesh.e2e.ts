@@ -5,7 +5,7 @@
  * istiod answering its webhooks, and the PKS layer against the project's pks simulator.
  *
  * What is played rather than real, and why:
- * - PKS is the simulator (test/pks-simulator): there is no PKS here;
+ * - PKS is the simulator (local/pks-simulator): there is no PKS here;
  * - nodes and kubelets are kwok's: pods are scheduled and become Ready without running, except istiod, which runs
  *   as a process per istiod pod (istiodKubelet.ts);
  * - the LoadBalancer status is set by the harness, and the harness answers on the load balancer's address as
@@ -16,14 +16,14 @@ import { expect } from "chai";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { boshDeleteDeployment } from "../pks-simulator/lifecycle";
-import { SimState, snapshot, writeSettings } from "../pks-simulator/state";
-import { Step, cli, eventually, failureOf, nameOf, processesMatching, recorder, startCli, stepIndex } from "./engine";
-import { LOAD_BALANCER_IP, LocalCluster } from "./localCluster";
-import { chartVersions, istiodImages } from "./installed";
-import { discoveryAddressOf, injectedPods } from "./sidecars";
-import { useLocalCluster } from "./suite";
-import { localStackConfig, meshStack, projectDir, requireTools, toolVersions, toolsBin, workspaceEnv } from "./workspace";
+import { boshDeleteDeployment } from "../../local/pks-simulator/operator";
+import { SimState, snapshot, writeSettings } from "../../local/pks-simulator/state";
+import { Step, cli, eventually, failureOf, nameOf, processesMatching, recorder, startCli, stepIndex } from "../support/engine";
+import { LOAD_BALANCER_IP, LocalCluster } from "../../local/localCluster";
+import { chartVersions, istiodImages } from "../support/installed";
+import { discoveryAddressOf, injectedPods } from "../support/sidecars";
+import { useLocalCluster } from "../support/suite";
+import { localStackConfig, meshStack, projectDir, requireTools, toolVersions, toolsBin, workspaceEnv } from "../../local/workspace";
 
 const P = "pks-istio-mesh:";
 const TOOLS_BIN = toolsBin();

@@ -17,9 +17,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { bulletinsAffecting } from "../../components/istio/securityBulletins";
-import { ROOT, stackConfig } from "../stacks";
-import { startCli } from "./engine";
-import { localIstio, meshStack, projectDir, requireTools, toolVersions, toolsBin, workspaceEnv } from "./workspace";
+import { ROOT, stackConfig } from "../support/stacks";
+import { startCli } from "../support/engine";
+import { localIstio, meshStack, projectDir, requireTools, toolVersions, toolsBin, workspaceEnv } from "../../local/workspace";
 
 const P = "pks-istio-mesh:";
 const TOOLS_BIN = toolsBin();

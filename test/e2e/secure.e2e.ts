@@ -23,12 +23,12 @@ import * as YAML from "yaml";
 import { ADDON_POD_LABELS, addonLogin } from "../../components/telemetry/hardening";
 import { TelemetryAddonName } from "../../components/telemetry/manifests";
 import { PINNED_ADDON_SHA256 } from "../../components/telemetry/verification";
-import { HttpsMirror } from "../telemetry/upstream";
-import { eventually, recorder, stepIndex } from "./engine";
-import { LocalCluster } from "./localCluster";
-import { useLocalCluster } from "./suite";
-import { localIstio, meshStack, requireTools, toolVersions, toolsBin } from "./workspace";
-import { Request, WorkloadPod, XdsDump, gatewayAllows, inboundAllows, inboundChains, listenersOf, podsOf } from "./xds";
+import { HttpsMirror } from "../support/upstream";
+import { eventually, recorder, stepIndex } from "../support/engine";
+import { LocalCluster } from "../../local/localCluster";
+import { useLocalCluster } from "../support/suite";
+import { localIstio, meshStack, requireTools, toolVersions, toolsBin } from "../../local/workspace";
+import { Request, WorkloadPod, XdsDump, gatewayAllows, inboundAllows, inboundChains, listenersOf, podsOf } from "../support/xds";
 
 const P = "pks-istio-mesh:";
 const TOOLS_BIN = toolsBin();

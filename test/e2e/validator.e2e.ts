@@ -10,10 +10,10 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
 import * as crypto from "crypto";
 import * as path from "path";
-import { eventually, recorder } from "./engine";
-import { LocalCluster } from "./localCluster";
-import { useLocalCluster } from "./suite";
-import { localIstio, meshStack, requireTools, toolVersions, toolsBin } from "./workspace";
+import { eventually, recorder } from "../support/engine";
+import { LocalCluster } from "../../local/localCluster";
+import { useLocalCluster } from "../support/suite";
+import { localIstio, meshStack, requireTools, toolVersions, toolsBin } from "../../local/workspace";
 
 const P = "pks-istio-mesh:";
 const TOOLS_BIN = toolsBin();

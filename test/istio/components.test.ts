@@ -10,8 +10,8 @@ import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { GATEWAY_RELEASE_NAME, IstioIngressGateway } from "../../components/istio/ingressGateway";
 import { MeshMtls } from "../../components/istio/meshMtls";
-import { LB_ADDRESS, Recorder, Registered, dependenciesOf, mocks, unwrap, useMocks } from "../harness";
-import { isManifest, validateManifests } from "../validate";
+import { LB_ADDRESS, Recorder, Registered, dependenciesOf, mocks, unwrap, useMocks } from "../support/harness";
+import { isManifest, validateManifests } from "../support/validate";
 
 const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const RELEASE = "kubernetes:helm.sh/v3:Release";

@@ -9,8 +9,8 @@ import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { IstioDefaultValidator } from "../../components/istio/defaultValidator";
 import { MeshDefaultDeny } from "../../components/istio/meshDefaultDeny";
 import { AuthorizationPolicy } from "../../components/istio/resources";
-import { Recorder, mocks, useMocks } from "../harness";
-import { validateManifests } from "../validate";
+import { Recorder, mocks, useMocks } from "../support/harness";
+import { validateManifests } from "../support/validate";
 
 const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy";

@@ -7,7 +7,7 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import { DEFAULT_ISTIO_VERSION, compareIstioVersions, minorOf, retiredHostOf } from "../../components/istio/releases";
 import { ISTIO_SECURITY_BULLETINS, bulletinsAffecting, firstReleaseFixing } from "../../components/istio/securityBulletins";
-import { ROOT } from "../stacks";
+import { ROOT } from "../support/stacks";
 
 describe("Istio releases", () => {
     it("are ordered as semantic versions, pre-releases before their release", () => {

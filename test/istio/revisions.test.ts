@@ -8,13 +8,13 @@ import { IstioBase } from "../../components/istio/base";
 import { IstioCni } from "../../components/istio/cni";
 import { IstioControlPlane } from "../../components/istio/controlPlane";
 import { countProxies } from "../../components/istio/dataPlaneVersions";
-import { imageTag, injectedPod } from "../../components/istio/meshInventory";
+import { imageTag, injectedPod } from "../../programs/mesh/meshInventory";
 import { MeshNamespace, blockingLabels } from "../../components/istio/meshNamespace";
 import { ownershipProblem } from "../../components/istio/namespaceOwnership";
 import { guardRevisionRemoval, removalProblem, revisionsInUse } from "../../components/istio/revisionGuard";
 import { IstioRevisionTag } from "../../components/istio/revisionTag";
-import { Recorder, dependenciesOf, mocks, runProgram, unwrap, useMocks } from "../harness";
-import { isManifest, validateManifests } from "../validate";
+import { Recorder, dependenciesOf, mocks, runProgram, unwrap, useMocks } from "../support/harness";
+import { isManifest, validateManifests } from "../support/validate";
 
 const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
 const RELEASE = "kubernetes:helm.sh/v3:Release";

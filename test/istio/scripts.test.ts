@@ -6,8 +6,8 @@
 import { expect } from "chai";
 import { spawnSync } from "child_process";
 import { V1ManagedFieldsEntry } from "@kubernetes/client-node";
-import { onlyOwnManagersSet } from "../../components/istio/namespaceLabels";
-import { ROOT } from "../stacks";
+import { onlyOwnManagersSet } from "../../programs/mesh/namespaceLabels";
+import { ROOT } from "../support/stacks";
 
 function run(script: string, args: string[], env: Record<string, string>): { status: number | null; stderr: string; stdout: string } {
     const result = spawnSync("node", ["components/launcher/run.js", script, ...args], {

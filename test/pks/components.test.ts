@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { PksCluster } from "../../components/pks/cluster";
 import { PKSCTL_INTERPRETER, PksConnectionArgs } from "../../components/pks/connection";
 import { PksNetworkProfile } from "../../components/pks/networkProfile";
-import { FAKE_KUBECONFIG, Recorder, isSecretValue, mocks, unwrap, useMocks } from "../harness";
+import { FAKE_KUBECONFIG, Recorder, isSecretValue, mocks, unwrap, useMocks } from "../support/harness";
 
 type Log = (message: string, resource?: pulumi.Resource) => Promise<void>;
 

@@ -7,8 +7,8 @@
  */
 import { expect } from "chai";
 import * as path from "path";
-import { runToEnd } from "../process";
-import { PASSWORD, SIMULATOR, Sandbox, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "./sandbox";
+import { runToEnd } from "../support/process";
+import { PASSWORD, SIMULATOR, Sandbox, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "../support/sandbox";
 
 const NAME = "medium-lb-cluster";
 

@@ -6,8 +6,8 @@
  */
 import { expect } from "chai";
 import * as YAML from "yaml";
-import { SimFault } from "../pks-simulator/state";
-import { Run, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "./sandbox";
+import { SimFault } from "../../local/pks-simulator/state";
+import { Run, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "../support/sandbox";
 
 const NAME = "medium-lb-cluster";
 const REFUSED = `Error: Get "https://api.pks.local:9021/v1/clusters/${NAME}": dial tcp 10.0.0.1:9021: connect: connection refused`;

@@ -7,9 +7,9 @@
 import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
-import { PksctlError } from "../../components/pks/errors";
-import { PksctlOperation, readInputs } from "../../components/pks/inputs";
-import { PASSWORD, Run, Sandbox, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "./sandbox";
+import { PksctlError } from "../../programs/pksctl/errors";
+import { PksctlOperation, readInputs } from "../../programs/pksctl/inputs";
+import { PASSWORD, Run, Sandbox, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "../support/sandbox";
 
 /** A run refused while reading its inputs: one line, no CLI call at all. */
 function expectRefused(box: Sandbox, run: Run, message: string): void {
@@ -48,7 +48,7 @@ describe("pksctl's inputs", () => {
         const inputs = readInputs("create-cluster", box.env());
         expect(inputs.cluster).to.deep.equal(cluster());
         expect(inputs.login).to.deep.include({ api: "api.pks.local", username: "admin", password: PASSWORD });
-        expect(inputs.login.cli).to.match(/test\/pks-simulator\/bin\/pks$/);
+        expect(inputs.login.cli).to.match(/local\/pks-simulator\/bin\/pks$/);
         expect(inputs).to.deep.include({ timeoutMs: 60_000, pollMs: 50 });
         expect(inputs.retry).to.deep.include({ attempts: 6, firstDelayMs: 50, callTimeoutMs: 300_000 });
     });

@@ -7,7 +7,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import { spawnSync } from "child_process";
-import { Sandbox, concurrentTests, expectOk, isAlive, waitFor, withBox } from "./sandbox";
+import { Sandbox, concurrentTests, expectOk, isAlive, waitFor, withBox } from "../support/sandbox";
 
 const NAME = "medium-lb-cluster";
 

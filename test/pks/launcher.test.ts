@@ -7,8 +7,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ROOT } from "./sandbox";
-import { ProcessResult, runToEnd } from "../process";
+import { ROOT } from "../support/sandbox";
+import { ProcessResult, runToEnd } from "../support/process";
 
 const LAUNCHER = path.join(ROOT, "components", "launcher", "run.js");
 

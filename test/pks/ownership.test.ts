@@ -5,7 +5,7 @@
  * with create-cluster, and the uuid it recorded once the create succeeded.
  */
 import { expect } from "chai";
-import { MARKER, OWNED, Sandbox, cluster, concurrentTests, expectFailure, expectOk, isAlive, ownership, profile, waitFor, withBox } from "./sandbox";
+import { MARKER, OWNED, Sandbox, cluster, concurrentTests, expectFailure, expectOk, isAlive, ownership, profile, waitFor, withBox } from "../support/sandbox";
 
 const NAME = "medium-lb-cluster";
 

@@ -7,9 +7,9 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { invocations } from "../pks-simulator/state";
-import { boshDeleteDeployment } from "../pks-simulator/lifecycle";
-import { PASSWORD, SIMULATOR, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "./sandbox";
+import { invocations } from "../../local/pks-simulator/state";
+import { boshDeleteDeployment } from "../../local/pks-simulator/operator";
+import { PASSWORD, SIMULATOR, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "../support/sandbox";
 
 describe("pksctl against the PKS simulator", function () {
     this.timeout(60_000);

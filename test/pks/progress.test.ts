@@ -4,7 +4,7 @@
  * starting), while the run's last line is always written.
  */
 import { expect } from "chai";
-import { PROGRESS_BUDGET, ProgressLog } from "../../components/pks/progress";
+import { PROGRESS_BUDGET, ProgressLog } from "../../programs/pksctl/progress";
 
 describe("pksctl's progress lines", () => {
     it("stops writing progress lines at the budget, says so once, and still writes the last line and keeps events", () => {

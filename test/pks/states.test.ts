@@ -4,9 +4,9 @@
  * retry of a failed update, and the rules of attaching and detaching network profiles and of tags.
  */
 import { expect } from "chai";
-import { runUpgradeErrand } from "../pks-simulator/lifecycle";
-import { DEFAULT_SETTINGS } from "../pks-simulator/state";
-import { Sandbox, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "./sandbox";
+import { runUpgradeErrand } from "../../local/pks-simulator/operator";
+import { DEFAULT_SETTINGS } from "../../local/pks-simulator/state";
+import { Sandbox, cluster, concurrentTests, expectFailure, expectOk, profile, withBox } from "../support/sandbox";
 
 const NAME = "medium-lb-cluster";
 const OLD = "1.18.5-build.10";

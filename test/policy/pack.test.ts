@@ -7,7 +7,7 @@ import { expect } from "chai";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ROOT } from "../stacks";
+import { ROOT } from "../support/stacks";
 
 interface PackageJson {
     version?: string;

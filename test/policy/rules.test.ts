@@ -8,11 +8,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { bulletinsAffecting } from "../../components/istio/securityBulletins";
-import { PKSCTL_ENV } from "../../components/pks/contract";
-import { PROJECT } from "../../components/config";
+import { PKSCTL_ENV } from "../../programs/pksctl/contract";
+import { PROJECT } from "../../config";
 import { PackEnvironment, PROGRAM, packEnvironment } from "../../policy/environment";
 import { meshPolicies } from "../../policy/policies";
-import { AnalyzedResource, Analysis, PackConfig, analyze, urnOf } from "./analyzer";
+import { AnalyzedResource, Analysis, PackConfig, analyze, urnOf } from "../support/analyzer";
 
 // The engine's sentinel for a string a preview does not know (what @pulumi/policy's proxy recognises).
 // eslint-disable-next-line @typescript-eslint/no-require-imports

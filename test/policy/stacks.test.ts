@@ -4,13 +4,13 @@
  * engine hands it over, in an update and in a preview (where some inputs are not known yet).
  */
 import { expect } from "chai";
-import { configSchema } from "../../components/config/schema";
+import { configSchema } from "../../config/schema";
 import { bulletinsAffecting } from "../../components/istio/securityBulletins";
 import { packEnvironment } from "../../policy/environment";
 import { meshPolicies } from "../../policy/policies";
-import { Declared, Recorder, mocks, runProgram } from "../harness";
-import { stackRunConfig } from "../stacks";
-import { AnalyzedResource, Analysis, PackConfig, analyze } from "./analyzer";
+import { Declared, Recorder, mocks, runProgram } from "../support/harness";
+import { stackRunConfig } from "../support/stacks";
+import { AnalyzedResource, Analysis, PackConfig, analyze } from "../support/analyzer";
 
 const P = "pks-istio-mesh:";
 const DEFAULT_ISTIO = configSchema.shape.istioVersion.parse(undefined);

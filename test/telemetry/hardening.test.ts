@@ -18,7 +18,7 @@ import {
     hardenAddon, randomSecretValue, readOnlyRules,
 } from "../../components/telemetry/hardening";
 import { Container, ManifestObject, PodSpec, TELEMETRY_ADDONS, TelemetryAddonName, imagesOf, parseManifest } from "../../components/telemetry/manifests";
-import { ISTIO_SNAPSHOTS, istioAddons } from "./upstream";
+import { ISTIO_SNAPSHOTS, istioAddons } from "../support/upstream";
 
 const ADDON_NAMES = Object.keys(TELEMETRY_ADDONS) as TelemetryAddonName[];
 const RELEASES = Object.keys(ISTIO_SNAPSHOTS);

@@ -23,9 +23,9 @@ import { PINNED_ADDON_SHA256, loadAddon, manifestPin } from "../../components/te
 import { addonNetworkPolicy, hardenAddon } from "../../components/telemetry/hardening";
 import { MeshTelemetry, tracingExtensionProvider } from "../../components/telemetry/meshTelemetry";
 import { TelemetryAddon } from "../../components/telemetry/telemetryAddon";
-import { Recorder, isSecretValue, mocks, unwrap, useMocks } from "../harness";
-import { validateManifests } from "../validate";
-import { istioAddons } from "./upstream";
+import { Recorder, isSecretValue, mocks, unwrap, useMocks } from "../support/harness";
+import { validateManifests } from "../support/validate";
+import { istioAddons } from "../support/upstream";
 
 const ADDONS = istioAddons("1.30.3");
 const charts = { repository: "https://blob.istio.io/istio-release/charts", version: "1.30.3" };
@@ -209,8 +209,8 @@ describe("MeshTelemetry", () => {
 
     it("names a tracing provider that the mesh configuration defines, pointing at Jaeger's OTLP collector", () => {
         expect(tracingExtensionProvider("jaeger")).to.deep.equal({ name: "jaeger", opentelemetry: { service: "jaeger-collector.istio-system.svc.cluster.local", port: 4317 } });
-        expect(meshConfigOf({ trustDomain: "cluster.local", tracing: "none" })).to.equal(undefined);
-        expect(meshConfigOf({ trustDomain: "cluster.local", tracing: "jaeger" })).to.deep.equal({ extensionProviders: [tracingExtensionProvider("jaeger")] });
-        expect(meshConfigOf({ trustDomain: "mesh.example.com", tracing: "none" })).to.deep.equal({ trustDomain: "mesh.example.com" });
+        expect(meshConfigOf({ trustDomain: "cluster.local" })).to.equal(undefined);
+        expect(meshConfigOf({ trustDomain: "cluster.local", tracingProvider: tracingExtensionProvider("jaeger") })).to.deep.equal({ extensionProviders: [tracingExtensionProvider("jaeger")] });
+        expect(meshConfigOf({ trustDomain: "mesh.example.com" })).to.deep.equal({ trustDomain: "mesh.example.com" });
     });
 });

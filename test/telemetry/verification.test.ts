@@ -15,7 +15,7 @@ import { ManifestObject, TELEMETRY_ADDONS, TelemetryAddonName, parseManifest } f
 import {
     EXPECTED_OBJECTS, MAX_MANIFEST_BYTES, PINNED_ADDON_SHA256, checkAddonObjects, loadAddon, manifestPin, readManifest, verifyManifest,
 } from "../../components/telemetry/verification";
-import { HttpsMirror, ISTIO_SNAPSHOTS, istioAddons } from "./upstream";
+import { HttpsMirror, ISTIO_SNAPSHOTS, istioAddons } from "../support/upstream";
 
 const ADDON_NAMES = Object.keys(TELEMETRY_ADDONS) as TelemetryAddonName[];
 const RELEASES = Object.keys(ISTIO_SNAPSHOTS);

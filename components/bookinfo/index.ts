@@ -1,0 +1,6 @@
+/** Bookinfo: the application with sidecars, its routing, mTLS rules, authorization, and the product page check. */
+export * from "./app";
+export * from "./ingress";
+export * from "./destinationRules";
+export * from "./productPageCheck";
+export * from "./authorization";
