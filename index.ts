@@ -164,8 +164,7 @@ const bookinfoAuthorization = config.authorization.bookinfo ? new BookinfoAuthor
     provider,
     validation,
     app: bookinfo,
-    ingress,
-    gateway: ingressGateway,
+    entry: ingress.entry,
     trustDomain: config.authorization.trustDomain,
     allowAtGateway: config.authorization.meshDefaultDeny,
     // A namespace-wide deny only in a namespace of the program's own: in someone else's it would deny their workloads.

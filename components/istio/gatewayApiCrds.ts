@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { launcherInterpreter } from "../launcher/interpreter";
-import { GATEWAY_API_RELEASES, GatewayApiBundle, loadGatewayApi, objectKey, publishedGatewayApi } from "./gatewayApiBundle";
+import { GATEWAY_API_RELEASES, loadGatewayApi, objectKey, publishedGatewayApi } from "./gatewayApiBundle";
 import { GatewayApiReport } from "./gatewayApiInstall";
 import { labelFieldManager } from "./meshNamespace";
 import { stackMark } from "./namespaceOwnership";
@@ -46,8 +46,8 @@ export class GatewayApiCrds extends pulumi.ComponentResource {
     public readonly version: string;
     /** Where its files are read. */
     public readonly source: string;
-    /** The verified release (read at every preview and update). */
-    public readonly bundle: pulumi.Output<GatewayApiBundle>;
+    /** The verified release's objects, as `<Kind> <name>` (read at every preview and update). */
+    public readonly objects: pulumi.Output<string[]>;
     /** The installer's run. */
     public readonly installation: command.local.Command;
     /** What the installer did with each object (`create`, `upgrade`, `keep`), once it ran. */
@@ -63,7 +63,7 @@ export class GatewayApiCrds extends pulumi.ComponentResource {
         this.version = args.version;
         this.source = args.source ?? publishedGatewayApi(args.version);
         // Read and verified in previews too: a bad source or a file that does not match its pin fails before anything changes.
-        this.bundle = pulumi.output(loadGatewayApi(this.version, this.source));
+        this.objects = pulumi.output(loadGatewayApi(this.version, this.source).then((b) => b.objects.map(objectKey)));
         this.installation = new command.local.Command(name, {
             interpreter: launcherInterpreter("components/istio/gatewayApiInstall.ts"),
             create: "apply",
@@ -76,7 +76,7 @@ export class GatewayApiCrds extends pulumi.ComponentResource {
                 GATEWAY_API_ADOPT: String(args.adopt ?? false),
                 GATEWAY_API_FIELD_MANAGER: labelFieldManager(),
                 // The verified objects: the installer runs again when the release's content changes.
-                GATEWAY_API_OBJECTS: this.bundle.apply((b) => b.objects.map(objectKey).join(",")),
+                GATEWAY_API_OBJECTS: this.objects.apply((keys) => keys.join(",")),
             },
             logging: "stderr",
         }, { parent: this, dependsOn: args.dependsOn });
