@@ -5,7 +5,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    BOOKINFO_APPS, BookinfoApp, BookinfoDestinationRules, BookinfoIngress, IstioBase, IstioCni, IstioControlPlane,
+    BOOKINFO_APPS, BookinfoApp, BookinfoDestinationRules, BookinfoGatewayApiIngress, BookinfoIngress, BookinfoWaypoint, GatewayApiCrds, IstioBase, IstioZtunnel,
+    WAYPOINT_NAMESPACE_LABELS, IstioCni, IstioControlPlane,
     IstioDefaultValidator, IstioIngressGateway, IstioRevisionTag, MeshMtls, MeshNamespace, PksCluster, PksNetworkProfile, ProductPageCheck,
     SidecarInjection, guardRevisionRemoval, meshVersions, stackMark,
 } from "./components";
@@ -58,19 +59,24 @@ if (config.cluster.source === "pks") {
 // control plane that the configuration drops may still inject pods the program does not roll itself (the
 // Kubernetes provider waits for this check).
 const istio = config.istio;
+const modes = config.modes;
+const ambient = modes.dataPlane === "ambient";
 const gatewayNamespace = "istio-ingress";
+// The istio/gateway chart (in istio-ingress) only with Istio's ingress API: with the Gateway API, istiod deploys
+// Bookinfo's gateway in Bookinfo's namespace.
+const chartGateway = modes.ingressApi === "istio";
 const revisionCheck = guardRevisionRemoval({
     kubeconfig: clusterKubeconfig,
     keep: istio.revisions.map((r) => r.name ?? "default"),
     // The workloads the program rolls itself: the gateway's namespace, and Bookinfo's (only its pods, when the
     // namespace is someone else's).
     own: [
-        { namespace: gatewayNamespace },
+        ...chartGateway ? [{ namespace: gatewayNamespace }] : [],
         config.bookinfo.createNamespace ? { namespace: config.bookinfo.namespace } : { namespace: config.bookinfo.namespace, apps: BOOKINFO_APPS },
     ],
     // The namespaces the program creates: refused, by name, when someone else's are already there.
     ownNamespaces: {
-        names: ["istio-system", gatewayNamespace, ...config.bookinfo.createNamespace ? [config.bookinfo.namespace] : []],
+        names: ["istio-system", ...chartGateway ? [gatewayNamespace] : [], ...config.bookinfo.createNamespace ? [config.bookinfo.namespace] : []],
         mark: stackMark(),
         adopt: config.safety.adoptExistingObjects,
     },
@@ -90,9 +96,10 @@ const provider = new k8s.Provider("mesh-cluster", {
 // mutual TLS, ingress gateway.
 const newestCharts = { repository: istio.chartRepository, version: istio.version, compatibilityVersion: istio.compatibilityVersion };
 const base = new IstioBase("istio", { provider, charts: newestCharts });
-const cni = istio.cni ? new IstioCni("istio", {
+// Ambient mode needs the CNI node agent (in its ambient profile), whatever istioCni says.
+const cni = istio.cni || ambient ? new IstioCni("istio", {
     provider, base, charts: newestCharts, imageHub: istio.imageHub,
-    cniBinDir: istio.cniBinDir, cniConfDir: istio.cniConfDir,
+    cniBinDir: istio.cniBinDir, cniConfDir: istio.cniConfDir, ambient,
 }) : undefined;
 const controlPlanes = new Map<string | undefined, IstioControlPlane>();
 for (const revision of istio.revisions) {
@@ -108,9 +115,19 @@ for (const revision of istio.revisions) {
         autoscaleMax: istio.istiodAutoscaleMax,
         resources: istio.istiodResources,
         cni: istio.cni,
+        ambient,
         meshConfig: meshConfigOf({ trustDomain: config.authorization.trustDomain, tracing: config.telemetry.tracing }),
     }, { aliases, dependsOn: cni ? [cni] : [] }));
 }
+// Ambient mode: ztunnel on every node, after istiod and the CNI agent (one control plane: the config says so).
+const ztunnel = ambient ? new IstioZtunnel("istio", {
+    provider, charts: newestCharts, base, controlPlane: controlPlanes.get(undefined)!, cni: cni!, imageHub: istio.imageHub,
+}) : undefined;
+// The Gateway API's CRDs, for the Gateway API ingress and for waypoints: the release the newest control plane
+// expects, never downgrading what the cluster has (gatewayApiCrds.ts).
+const gatewayApiCrds = modes.gatewayApi ? new GatewayApiCrds("gateway-api", {
+    kubeconfig: checkedKubeconfig, version: modes.gatewayApi.version, source: modes.gatewayApi.source, adopt: config.safety.adoptExistingObjects,
+}) : undefined;
 const tags = Object.fromEntries(Object.entries(istio.tags).map(([tag, revision]) => [tag, new IstioRevisionTag(`istio-tag-${tag}`, {
     provider, tag, controlPlane: controlPlanes.get(revision)!,
 })]));
@@ -126,22 +143,28 @@ const defaultValidator = new IstioDefaultValidator("istio", { provider, controlP
 const validation = defaultValidator.validation;
 const meshMtls = new MeshMtls("mesh", { provider, validation, mode: istio.mtlsMode });
 const gatewayPlane = selected(istio.gatewayRevision);
-const ingressGateway = new IstioIngressGateway("istio", {
+const ingressGateway = chartGateway ? new IstioIngressGateway("istio", {
     provider,
     charts: gatewayPlane.controlPlane.charts,
     injection: gatewayPlane.injection,
     namespace: gatewayNamespace,
     serviceType: istio.gatewayServiceType,
-});
+}) : undefined;
 const meshNamespaces = Object.entries(config.meshNamespaces).map(([namespace, selector]) => new MeshNamespace(`mesh-${namespace}`, {
     provider, namespace, injection: selected(selector).injection, kubeconfig: checkedKubeconfig,
 }));
 
 // 4. Bookinfo with sidecars, its Gateway and VirtualService, and the mTLS DestinationRules.
 const bookinfoPlane = selected(config.bookinfo.revision);
+// In ambient mode Bookinfo's namespace is enrolled with ztunnel instead (and sends its Services' traffic through
+// the waypoint, if any).
+const bookinfoInjection = ztunnel ? {
+    ...ztunnel.enrollment,
+    namespaceLabels: { ...ztunnel.enrollment.namespaceLabels, ...modes.waypoint ? WAYPOINT_NAMESPACE_LABELS : {} },
+} : bookinfoPlane.injection;
 const bookinfo = new BookinfoApp("bookinfo", {
     provider,
-    injection: bookinfoPlane.injection,
+    injection: bookinfoInjection,
     namespace: config.bookinfo.namespace,
     createNamespace: config.bookinfo.createNamespace,
     injectionMode: config.bookinfo.injectionMode,
@@ -149,10 +172,21 @@ const bookinfo = new BookinfoApp("bookinfo", {
     imageHub: istio.imageHub,
     kubeconfig: checkedKubeconfig,
 });
-const ingress = new BookinfoIngress("bookinfo", {
+const ingress = ingressGateway ? new BookinfoIngress("bookinfo", {
     provider, validation, gateway: ingressGateway, namespace: bookinfo.namespaceName, hosts: config.bookinfo.hosts,
+}) : new BookinfoGatewayApiIngress("bookinfo", {
+    provider,
+    namespace: bookinfo.namespaceName,
+    readyBefore: [gatewayApiCrds!.installation, gatewayPlane.controlPlane.release],
+    revision: istio.gatewayRevision,
+    serviceType: istio.gatewayServiceType,
+    hosts: config.bookinfo.hosts,
 });
-const destinationRules = new BookinfoDestinationRules("bookinfo", {
+const waypoint = modes.waypoint ? new BookinfoWaypoint("bookinfo", {
+    provider, namespace: bookinfo.namespaceName, readyBefore: [gatewayApiCrds!.installation, ...ztunnel!.enrollment.readyBefore],
+}) : undefined;
+// In ambient mode ztunnel always speaks mutual TLS (HBONE): no DestinationRule is needed for it.
+const destinationRules = ambient ? undefined : new BookinfoDestinationRules("bookinfo", {
     provider,
     validation,
     namespace: bookinfo.namespaceName,
@@ -165,6 +199,7 @@ const bookinfoAuthorization = config.authorization.bookinfo ? new BookinfoAuthor
     validation,
     app: bookinfo,
     entry: ingress.entry,
+    enforcement: ambient ? { dataPlane: "ambient", waypoint } : { dataPlane: "sidecar" },
     trustDomain: config.authorization.trustDomain,
     allowAtGateway: config.authorization.meshDefaultDeny,
     // A namespace-wide deny only in a namespace of the program's own: in someone else's it would deny their workloads.
@@ -177,20 +212,21 @@ const meshDefaultDeny = config.authorization.meshDefaultDeny && bookinfoAuthoriz
 // cluster on every run, after them).
 const running = meshVersions({
     kubeconfig: checkedKubeconfig,
-    namespaces: [bookinfo.namespaceName, ingressGateway.namespace.metadata.name],
-}, { dependsOn: [...controlPlanes.values(), bookinfo, ingressGateway] });
+    namespaces: [bookinfo.namespaceName, ...ingressGateway ? [ingressGateway.namespace.metadata.name] : []],
+}, { dependsOn: [...controlPlanes.values(), bookinfo, ...ingressGateway ? [ingressGateway] : [ingress]] });
 
 // ... then check that the product page answers through the gateway.
 const check = config.verify.enabled ? new ProductPageCheck("productpage", {
     url: ingress.gatewayUrl.apply((url) => {
         if (url === undefined) {
-            throw new Error("the ingress gateway Service has no load-balancer address; see README, 'LoadBalancer pending'");
+            throw new Error(chartGateway ? "the ingress gateway Service has no load-balancer address; see README, 'LoadBalancer pending'"
+                : "Bookinfo's Gateway reports no address in its status; see README, 'LoadBalancer pending'");
         }
         return url;
     }),
     host: ingress.host,
     timeoutSeconds: config.verify.timeoutSeconds,
-}, { dependsOn: [bookinfo, ingress, destinationRules, meshMtls, ...bookinfoAuthorization ? [bookinfoAuthorization] : [], ...meshDefaultDeny ? [meshDefaultDeny] : []] }) : undefined;
+}, { dependsOn: [bookinfo, ingress, ...destinationRules ? [destinationRules] : [], ...waypoint ? [waypoint] : [], meshMtls, ...bookinfoAuthorization ? [bookinfoAuthorization] : [], ...meshDefaultDeny ? [meshDefaultDeny] : []] }) : undefined;
 
 // 6. Telemetry, opt-in: Istio's add-ons (Prometheus, Grafana, Kiali, Jaeger) from where the user keeps them, and
 // the mesh's metrics, tracing and access logging through the Telemetry API.
@@ -219,8 +255,15 @@ export const clusterInfo = cluster
 /** The cluster's cluster-admin kubeconfig (a secret), only with exportKubeconfig: `pks get-credentials` gives it too. */
 export const kubeconfig = config.safety.exportKubeconfig ? clusterKubeconfig
     : "not exported (exportKubeconfig is false): `pks get-credentials` (or `tkgi get-credentials`) gives it to whoever may have it";
-export const gatewayAddress = ingressGateway.address;
+export const gatewayAddress = ingressGateway ? ingressGateway.address : (ingress as BookinfoGatewayApiIngress).address;
 export const productPageUrl = ingress.productPageUrl;
+/** The ingress API and data plane in use, and what the Gateway API CRD installer did with each CRD. */
+export const modesInUse = {
+    ingressApi: modes.ingressApi,
+    dataPlane: modes.dataPlane,
+    waypoint: modes.waypoint,
+    gatewayApi: gatewayApiCrds ? { version: gatewayApiCrds.version, source: gatewayApiCrds.source, objects: gatewayApiCrds.report.objects } : "not used",
+};
 export const verification = check ? check.result : "skipped (verifyProductPage is false)";
 export const mesh = {
     controlPlanes: running.controlPlanes,

@@ -56,6 +56,11 @@ export interface BookinfoGatewayApiIngressArgs {
      * with the Gateway's annotation `networking.istio.io/service-type`.
      */
     serviceType?: GatewayServiceType;
+    /**
+     * Host names the route accepts (`*.<domain>` wildcards allowed), or `["*"]` for any host, as Istio's sample.
+     * Defaults to `["*"]`.
+     */
+    hosts?: string[];
     /** Seconds to wait for istiod to report the Gateway `Programmed`. Defaults to 600. */
     timeoutSeconds?: number;
 }
@@ -81,6 +86,13 @@ export class BookinfoGatewayApiIngress extends pulumi.ComponentResource {
     /** The gateway's address, the first of the Gateway's `status.addresses`. */
     public readonly address: pulumi.Output<string | undefined>;
     /** `http://<gateway address>/productpage`, once the gateway has an address. */
+    public readonly gatewayUrl: pulumi.Output<string | undefined>;
+    /**
+     * The Host header that reaches Bookinfo through the gateway: the first host (`productpage.<domain>` for a
+     * wildcard `*.<domain>`); undefined when the route accepts any host.
+     */
+    public readonly host: string | undefined;
+    /** The product page as people open it: `http://<host>/productpage`, or the gateway URL when any host is accepted. */
     public readonly productPageUrl: pulumi.Output<string | undefined>;
     /** What Bookinfo's authorization needs of the gateway and its route. */
     public readonly entry: BookinfoEntry;
@@ -108,8 +120,10 @@ export class BookinfoGatewayApiIngress extends pulumi.ComponentResource {
             spec,
         }, { ...childOpts, dependsOn: args.readyBefore });
 
+        const hosts = args.hosts ?? ["*"];
         const routeSpec: HTTPRouteSpec = {
             parentRefs: [{ name: BOOKINFO_GATEWAY.name }],
+            ...(hosts.includes("*") ? {} : { hostnames: hosts }),
             rules: [{
                 matches: [
                     { path: { type: "Exact", value: "/productpage" } },
@@ -130,7 +144,9 @@ export class BookinfoGatewayApiIngress extends pulumi.ComponentResource {
         this.current = new KubernetesGatewayRead(`${name}-gateway-status`,
             pulumi.all([this.gateway.metadata]).apply(([m]) => `${m.namespace}/${m.name}`), { ...childOpts, dependsOn: [this.gateway] });
         this.address = this.current.status.apply((status) => status?.addresses?.[0]?.value || undefined);
-        this.productPageUrl = this.address.apply((address) => (address === undefined ? undefined : `http://${address}/productpage`));
+        this.gatewayUrl = this.address.apply((address) => (address === undefined ? undefined : `http://${address}/productpage`));
+        this.host = hosts.includes("*") ? undefined : hosts[0].replace(/^\*\./, "productpage.");
+        this.productPageUrl = this.host === undefined ? this.gatewayUrl : pulumi.output(`http://${this.host}/productpage`);
 
         this.entry = {
             serviceAccountId: pulumi.all([this.gateway.metadata]).apply(([m]) => `${m.namespace}/${this.deploymentName}`),
@@ -142,6 +158,6 @@ export class BookinfoGatewayApiIngress extends pulumi.ComponentResource {
             productPageUrl: this.productPageUrl,
         };
 
-        this.registerOutputs({ address: this.address, productPageUrl: this.productPageUrl });
+        this.registerOutputs({ address: this.address, gatewayUrl: this.gatewayUrl, productPageUrl: this.productPageUrl });
     }
 }

@@ -2,7 +2,8 @@
 // that workload's Envoy would ask, and prints what the end-to-end suite checks of them as JSON on stdout: for every
 // filter chain, its match (destination port, transport protocol), the RBAC filters (HTTP and network) that
 // istiod derived from AuthorizationPolicies, and the HTTP connection manager's tracing and access-log settings
-// that it derived from the Telemetry API.
+// that it derived from the Telemetry API; and the routes of the route configurations those listeners take from
+// RDS, for a gateway (routes.go: its HTTP routing).
 //
 // The node ID is the one the Istio agent sends, <type>~<pod IP>~<pod>.<namespace>~<namespace>.svc.<domain>, with
 // the node metadata istiod reads to place the proxy (ISTIO_VERSION, CLUSTER_ID, NAMESPACE, INSTANCE_IPS,
@@ -81,6 +82,8 @@ type Dump struct {
 	Node      string     `json:"node"`
 	Version   string     `json:"version"`
 	Listeners []Listener `json:"listeners"`
+	// Routes are the route configurations the listeners take from RDS (a gateway's HTTP routing).
+	Routes []RouteConfig `json:"routes"`
 }
 
 var marshal = protojson.MarshalOptions{UseProtoNames: true}
@@ -156,13 +159,16 @@ func main() {
 	}
 	// Acknowledge, as Envoy would, then close the stream.
 	_ = stream.Send(&discovery.DiscoveryRequest{TypeUrl: listenerType, VersionInfo: response.VersionInfo, ResponseNonce: response.Nonce})
-	_ = stream.CloseSend()
 
 	dump := Dump{Node: node.Id, Version: response.VersionInfo, Listeners: []Listener{}}
+	routeNames := map[string]bool{}
 	for _, resource := range response.Resources {
 		l := &listener.Listener{}
 		if err := resource.UnmarshalTo(l); err != nil {
 			fail("decoding a listener", err)
+		}
+		if *nodeType == "router" {
+			collectRouteNames(l, routeNames)
 		}
 		out, err := describeListener(l)
 		if err != nil {
@@ -171,10 +177,30 @@ func main() {
 		dump.Listeners = append(dump.Listeners, out)
 	}
 	sort.Slice(dump.Listeners, func(i, j int) bool { return dump.Listeners[i].Name < dump.Listeners[j].Name })
+	if dump.Routes, err = fetchRoutes(stream, routeNames); err != nil {
+		fail("routes of "+node.Id, err)
+	}
+	_ = stream.CloseSend()
 	encoder := json.NewEncoder(os.Stdout)
 	encoder.SetIndent("", "  ")
 	if err := encoder.Encode(dump); err != nil {
 		fail("writing the dump", err)
+	}
+}
+
+// collectRouteNames adds the RDS route configurations of a listener's HTTP connection managers.
+func collectRouteNames(l *listener.Listener, names map[string]bool) {
+	chains := l.FilterChains
+	if l.DefaultFilterChain != nil {
+		chains = append(chains, l.DefaultFilterChain)
+	}
+	for _, fc := range chains {
+		for _, f := range fc.Filters {
+			manager := &hcm.HttpConnectionManager{}
+			if t := f.GetTypedConfig(); t != nil && t.MessageIs(manager) && t.UnmarshalTo(manager) == nil {
+				rdsNames(manager, names)
+			}
+		}
 	}
 }
 
