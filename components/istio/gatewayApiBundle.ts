@@ -110,7 +110,11 @@ function checkObjects(objects: ManifestObject[], version: string, location: stri
         } else if (o.kind === "CustomResourceDefinition" && (o.spec as { group?: string } | undefined)?.group !== GATEWAY_API_GROUP) {
             problems.push(`${objectKey(o)} is not of the group ${GATEWAY_API_GROUP}`);
         }
-        if (annotations[BUNDLE_VERSION_ANNOTATION] !== version || annotations[CHANNEL_ANNOTATION] !== "standard") {
+        // The CRDs carry the release's version; its admission policy may carry a development version of the same
+        // minor (v1.5.1's says v1.5.0-dev).
+        const bundleVersion = annotations[BUNDLE_VERSION_ANNOTATION];
+        const sameRelease = o.kind === "CustomResourceDefinition" ? bundleVersion === version : sameMinor(bundleVersion, version);
+        if (!sameRelease || annotations[CHANNEL_ANNOTATION] !== "standard") {
             problems.push(`${objectKey(o)} is of release ${annotations[BUNDLE_VERSION_ANNOTATION] ?? "(none)"}, channel ${annotations[CHANNEL_ANNOTATION] ?? "(none)"}, not ${version}, standard`);
         }
     }
@@ -177,6 +181,12 @@ function versionParts(version: string | undefined): [number, number, number] | u
     return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
 }
 
+/** Whether two release versions are of the same minor (`v1.5.0-dev`, `v1.5.1`). */
+function sameMinor(a: string | undefined, b: string): boolean {
+    const [x, y] = [versionParts(a), versionParts(b)];
+    return x !== undefined && y !== undefined && x[0] === y[0] && x[1] === y[1];
+}
+
 /** Whether release `a` is older than `b` (a pre-release counts as its release). */
 function older(a: [number, number, number], b: [number, number, number]): boolean {
     for (let i = 0; i < 3; i++) {
@@ -195,10 +205,11 @@ function older(a: [number, number, number], b: [number, number, number]): boolea
  * standard one would drop. Otherwise the plan is refused, naming every such object.
  */
 export function planInstall(bundle: GatewayApiBundle, installed: ReadonlyMap<string, InstalledObject>, mark: string, adopt: boolean): InstallPlan {
-    const wanted = versionParts(bundle.version)!;
     const objects: PlannedObject[] = [];
     const refusals: string[] = [];
     for (const o of bundle.objects) {
+        // What the release itself says of the object (its admission policy may say a development version).
+        const wanted = versionParts(((o.metadata.annotations ?? {}) as Record<string, string>)[BUNDLE_VERSION_ANNOTATION]) ?? versionParts(bundle.version)!;
         const key = objectKey(o);
         const found = installed.get(key);
         if (found === undefined) {
