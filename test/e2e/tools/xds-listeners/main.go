@@ -10,7 +10,7 @@
 // INTERCEPTION_MODE, ...). istiod finds the pod by that name (and IP) in its Kubernetes registry, so the pod must
 // exist with that IP; a Service selecting it gives the inbound filter chains.
 //
-// Usage: xds-listeners --xds 127.0.0.1:15010 --pod NAME --namespace NS --ip IP [--type sidecar|router|ztunnel]
+// Usage: xds-listeners --xds 127.0.0.1:15010 --pod NAME --namespace NS --ip IP [--type sidecar|router|waypoint|ztunnel]
 //
 //	[--service-account SA] [--cluster-id Kubernetes] [--istio-version 1.30.3] [--domain cluster.local] [--timeout 30s]
 //
@@ -95,7 +95,7 @@ func fail(what string, err error) {
 
 func main() {
 	xds := flag.String("xds", "", "istiod's plaintext xDS address (host:port)")
-	nodeType := flag.String("type", "sidecar", "proxy type: sidecar, router (a gateway or waypoint) or ztunnel")
+	nodeType := flag.String("type", "sidecar", "proxy type: sidecar, router (a gateway), waypoint or ztunnel")
 	pod := flag.String("pod", "", "the pod's name")
 	namespace := flag.String("namespace", "", "the pod's namespace")
 	ip := flag.String("ip", "", "the pod's IP")
@@ -108,8 +108,8 @@ func main() {
 	if *xds == "" || *pod == "" || *namespace == "" || *ip == "" {
 		fail("arguments", fmt.Errorf("--xds, --pod, --namespace and --ip are required"))
 	}
-	if *nodeType != "sidecar" && *nodeType != "router" && *nodeType != "ztunnel" {
-		fail("arguments", fmt.Errorf("--type must be sidecar, router or ztunnel, not %q", *nodeType))
+	if *nodeType != "sidecar" && *nodeType != "router" && *nodeType != "waypoint" && *nodeType != "ztunnel" {
+		fail("arguments", fmt.Errorf("--type must be sidecar, router, waypoint or ztunnel, not %q", *nodeType))
 	}
 
 	node := &core.Node{
@@ -181,7 +181,7 @@ func main() {
 		if err := resource.UnmarshalTo(l); err != nil {
 			fail("decoding a listener", err)
 		}
-		if *nodeType == "router" {
+		if *nodeType == "router" || *nodeType == "waypoint" {
 			collectRouteNames(l, routeNames)
 		}
 		out, err := describeListener(l)
