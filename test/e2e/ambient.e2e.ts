@@ -9,7 +9,7 @@
  * waypoint's identity to Bookinfo's workloads (so a direct caller such as the product page is denied by the rule
  * istiod serves); the waypoint's listeners hold the L7 rules (methods, paths, callers).
  *
- * Played rather than real: kwok's pods (ztunnel, the CNI agent, the waypoint and Bookinfo become Ready without
+ * Played rather than real: kwok's node (labelled kubernetes.io/os=linux, as a kubelet labels its node) and pods (ztunnel, the CNI agent, the waypoint and Bookinfo become Ready without
  * running) and the load balancer (localCluster.ts). The ambient profile runs istiod's distroless image, the same
  * istiod build: the suite's tool directory maps that image tag to the release's `pilot-discovery`.
  */
@@ -20,7 +20,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { eventually } from "./engine";
-import { LocalCluster } from "./localCluster";
+import { LocalCluster, NODE_NAME } from "./localCluster";
 import { useLocalCluster } from "./suite";
 import { localIstio, meshStack, requireTools, toolVersions, toolsBin } from "./workspace";
 import { ZtunnelDump, listenersOf, podsOf, ztunnelConfigOf } from "./xds";
@@ -67,6 +67,10 @@ describe("end to end: switching Bookinfo to the ambient data plane (ztunnel, way
 
     before(async () => {
         cluster = suite.cluster;
+        // A kubelet labels its node with its OS (kwok's node has no kubelet): the CNI agent's and ztunnel's
+        // DaemonSets select kubernetes.io/os=linux.
+        const labelled = await cluster.request("PATCH", `/api/v1/nodes/${NODE_NAME}`, { metadata: { labels: { "kubernetes.io/os": "linux" } } }, "application/merge-patch+json");
+        expect(labelled.status, labelled.body).to.equal(200);
         stack = await meshStack({ dir: path.join(suite.dir, "pulumi"), toolsBin: TOOLS_BIN, stackName: "ambient", passphrase: crypto.randomBytes(12).toString("hex") });
         await stack.setAllConfig({
             [`${P}clusterSource`]: { value: "existing" },
