@@ -133,9 +133,11 @@ describe("end to end: switching Bookinfo to the ambient data plane (ztunnel, way
     });
 
     it("the authorizations istiod serves the ztunnel admit only the waypoint to Bookinfo's workloads", async () => {
-        const principals = (name: string) => (ztunnel.authorizations.find((a) => a.namespace === "bookinfo" && a.name === name)?.rules ?? [])
-            .flatMap((r) => r.clauses ?? []).flatMap((c) => c.matches ?? []).flatMap((m) => m.principals ?? []).map((p) => p.exact ?? JSON.stringify(p));
-        console.log(`      ztunnel authorizations: ${ztunnel.authorizations.map((a) => `${a.namespace}/${a.name}`).join(", ")}`);
+        // Each caller, as istiod serves it: a principal, or (in the mesh's trust domain) a service account.
+        const principals = (name: string) => (ztunnel.authorizations.find((a) => a.namespace === "bookinfo" && a.name === name)?.groups ?? [])
+            .flatMap((g) => g.rules ?? []).flatMap((r) => r.matches ?? [])
+            .flatMap((m) => [...(m.principals ?? []).map((p) => p.exact ?? JSON.stringify(p)), ...(m.service_accounts ?? []).map((sa) => `cluster.local/ns/${sa.namespace}/sa/${sa.serviceAccount}`)]);
+        console.log(`      ztunnel authorizations: ${ztunnel.authorizations.map((a) => `${a.namespace}/${a.name}`).join(", ")}; details: ${JSON.stringify(ztunnel.authorizations.find((a) => a.name === "details"))}`);
         for (const service of ["productpage", "details", "reviews", "ratings"]) {
             const allowed = principals(service);
             expect(allowed, service).to.not.deep.equal([]);

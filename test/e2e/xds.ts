@@ -138,7 +138,10 @@ export interface ZtunnelDump {
     node: string;
     workloads: Array<{ name: string; namespace: string; addresses: string[]; serviceAccount: string; trustDomain: string; tunnelProtocol: string; waypoint?: string }>;
     /** istio.security.Authorization, as JSON (proto field names). */
-    authorizations: Array<{ name: string; namespace: string; action?: string; rules?: Array<{ clauses?: Array<{ matches?: Array<{ principals?: Array<{ exact?: string }>; destinationPorts?: number[] }> }> }> }>;
+    authorizations: Array<{
+        name: string; namespace: string; action?: string;
+        groups?: Array<{ rules?: Array<{ matches?: Array<{ principals?: Array<{ exact?: string }>; service_accounts?: Array<{ namespace: string; serviceAccount: string }>; destination_ports?: number[] }> }> }>;
+    }>;
 }
 
 /** Asks istiod for a ztunnel's configuration, as the ztunnel pod on the node would. */

@@ -140,13 +140,14 @@ func main() {
 		fail("connecting to "+*xds, err)
 	}
 	defer conn.Close()
-	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	client := discovery.NewAggregatedDiscoveryServiceClient(conn)
+	stream, err := client.StreamAggregatedResources(ctx)
 	if err != nil {
 		fail("opening the ADS stream to "+*xds, err)
 	}
 	if *nodeType == "ztunnel" {
 		// A ztunnel asks for workloads and authorizations (ztunnel.go), not listeners.
-		out, err := dumpZtunnel(stream, node)
+		out, err := dumpZtunnel(ctx, client, stream, node)
 		if err != nil {
 			fail("ztunnel configuration for "+node.Id, err)
 		}

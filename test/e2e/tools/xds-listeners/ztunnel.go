@@ -5,6 +5,7 @@ package main
 // (istio.workload.Address and istio.security.Authorization), asked as a ztunnel on the node would.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -76,16 +77,40 @@ func describeWaypoint(w *workloadapi.GatewayAddress) string {
 	return "set"
 }
 
-// dumpZtunnel asks for the workloads and authorizations of a ztunnel, as node (its first request carries it).
-func dumpZtunnel(stream discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient, node *core.Node) (ZtunnelDump, error) {
+// fetchAddresses asks istiod for every address, over delta xDS as ztunnel does: istiod serves the wildcard
+// subscription of addresses only there (a state-of-the-world request names no resource, and gets none).
+func fetchAddresses(ctx context.Context, client discovery.AggregatedDiscoveryServiceClient, node *core.Node) ([]*discovery.Resource, error) {
+	stream, err := client.DeltaAggregatedResources(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("opening the delta stream: %w", err)
+	}
+	defer func() { _ = stream.CloseSend() }()
+	if err := stream.Send(&discovery.DeltaDiscoveryRequest{Node: node, TypeUrl: addressType}); err != nil {
+		return nil, fmt.Errorf("requesting addresses: %w", err)
+	}
+	for {
+		r, err := stream.Recv()
+		if err != nil {
+			return nil, fmt.Errorf("reading istiod's addresses: %w", err)
+		}
+		if r.TypeUrl == addressType {
+			_ = stream.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: addressType, ResponseNonce: r.Nonce})
+			return r.Resources, nil
+		}
+	}
+}
+
+// dumpZtunnel asks for the workloads (delta) and authorizations (state of the world, on stream, whose first
+// request carries the node) of a ztunnel.
+func dumpZtunnel(ctx context.Context, client discovery.AggregatedDiscoveryServiceClient, stream discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient, node *core.Node) (ZtunnelDump, error) {
 	dump := ZtunnelDump{Node: node.Id, Workloads: []ZtunnelWorkload{}, Authorizations: []map[string]any{}}
-	addresses, err := fetchAll(stream, addressType, node)
+	addresses, err := fetchAddresses(ctx, client, node)
 	if err != nil {
 		return dump, err
 	}
-	for _, resource := range addresses.Resources {
+	for _, resource := range addresses {
 		a := &workloadapi.Address{}
-		if err := resource.UnmarshalTo(a); err != nil {
+		if err := resource.Resource.UnmarshalTo(a); err != nil {
 			return dump, fmt.Errorf("decoding an address: %w", err)
 		}
 		w := a.GetWorkload()
@@ -104,7 +129,7 @@ func dumpZtunnel(stream discovery.AggregatedDiscoveryService_StreamAggregatedRes
 	sort.Slice(dump.Workloads, func(i, j int) bool {
 		return dump.Workloads[i].Namespace+"/"+dump.Workloads[i].Name < dump.Workloads[j].Namespace+"/"+dump.Workloads[j].Name
 	})
-	authorizations, err := fetchAll(stream, authorizationType, nil)
+	authorizations, err := fetchAll(stream, authorizationType, node)
 	if err != nil {
 		return dump, err
 	}
