@@ -9,7 +9,8 @@
  * waypoint's identity to Bookinfo's workloads (so a direct caller such as the product page is denied by the rule
  * istiod serves); the waypoint's listeners hold the L7 rules (methods, paths, callers).
  *
- * Played rather than real: kwok's node (labelled kubernetes.io/os=linux, as a kubelet labels its node) and pods (ztunnel, the CNI agent, the waypoint and Bookinfo become Ready without
+ * Played rather than real: the CNI node agent's redirection (the pod annotation it writes, `playCniAgent`), kwok's
+ * node (labelled kubernetes.io/os=linux, as a kubelet labels its node) and pods (ztunnel, the CNI agent, the waypoint and Bookinfo become Ready without
  * running) and the load balancer (localCluster.ts). The ambient profile runs istiod's distroless image, the same
  * istiod build: the suite's tool directory maps that image tag to the release's `pilot-discovery`.
  */
@@ -38,6 +39,31 @@ function toolsWithDistroless(dir: string): void {
         fs.symlinkSync(path.join(TOOLS_BIN, entry), path.join(dir, entry));
     }
     fs.symlinkSync(path.join(TOOLS_BIN, `pilot-discovery-${ISTIO}`), path.join(dir, `pilot-discovery-${ISTIO}-distroless`));
+}
+
+/**
+ * Plays the CNI node agent's part in ambient mode (kwok runs no agent): once it has redirected a pod's traffic to
+ * the node's ztunnel it annotates the pod `ambient.istio.io/redirection: enabled`, which istiod reads to serve the
+ * pod as captured (HBONE). The agent does so for the pods of namespaces labelled istio.io/dataplane-mode=ambient,
+ * except pods that opt out (istio.io/dataplane-mode=none, as istiod's waypoints do) or carry a sidecar.
+ */
+async function playCniAgent(cluster: LocalCluster): Promise<string[]> {
+    const namespaces = await cluster.json<{ items: Array<{ metadata: { name: string } }> }>(`/api/v1/namespaces?labelSelector=${encodeURIComponent("istio.io/dataplane-mode=ambient")}`);
+    const redirected: string[] = [];
+    for (const { metadata: { name: namespace } } of namespaces.items) {
+        const pods = await cluster.json<{ items: Array<{ metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec: { containers: Array<{ name: string }> } }> }>(`/api/v1/namespaces/${namespace}/pods`);
+        for (const pod of pods.items) {
+            if (pod.metadata.labels?.["istio.io/dataplane-mode"] === "none" || pod.spec.containers.some((c) => c.name === "istio-proxy")
+                || pod.metadata.annotations?.["ambient.istio.io/redirection"] === "enabled") {
+                continue;
+            }
+            const patched = await cluster.request("PATCH", `/api/v1/namespaces/${namespace}/pods/${pod.metadata.name}`,
+                { metadata: { annotations: { "ambient.istio.io/redirection": "enabled" } } }, "application/merge-patch+json");
+            expect(patched.status, patched.body).to.equal(200);
+            redirected.push(`${namespace}/${pod.metadata.name}`);
+        }
+    }
+    return redirected;
 }
 
 const timed = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
@@ -114,6 +140,7 @@ describe("end to end: switching Bookinfo to the ambient data plane (ztunnel, way
             const created = await cluster.request("POST", url, body);
             expect(created.status, `${url}: ${created.body}`).to.be.lessThan(300);
         }
+        console.log(`      played CNI agent redirected: ${(await playCniAgent(cluster)).join(", ")}`);
         const [node] = await podsOf(cluster, "istio-system", "app=ztunnel");
         expect(node, "the ztunnel pod").to.not.equal(undefined);
         const captured = (d: ZtunnelDump) => d.workloads.filter((w) => w.namespace === "bookinfo" && w.tunnelProtocol === "HBONE");
