@@ -18,10 +18,32 @@ interface TargetCluster {
     identifier: pulumi.Input<string>;
 }
 
+/** Istio's CRDs and the CNI node agent. */
+interface IstioFoundation {
+    base: mesh.IstioBase;
+    cni?: mesh.IstioCni;
+}
+
+/** Bookinfo's ingress: through Istio's gateway chart, or through the Gateway API. */
+type BookinfoEntry = mesh.BookinfoIngress | mesh.BookinfoGatewayApiIngress;
+
 /** The control planes by revision (undefined: the default revision) and the revision tags by name. */
 interface ControlPlanes {
     byRevision: Map<string | undefined, mesh.IstioControlPlane>;
     tags: Record<string, mesh.IstioRevisionTag>;
+}
+
+/**
+ * Whether ingress goes through Istio's gateway chart (in istio-ingress, `ingressApi: istio`); with the Gateway API,
+ * istiod deploys Bookinfo's gateway in Bookinfo's namespace.
+ */
+function chartGateway(config: MeshConfig): boolean {
+    return config.modes.ingressApi === "istio";
+}
+
+/** Whether the data plane is ambient (ztunnel and waypoints) rather than sidecars. */
+function ambient(config: MeshConfig): boolean {
+    return config.modes.dataPlane === "ambient";
 }
 
 /**
@@ -81,12 +103,12 @@ function guardedKubeconfig(config: MeshConfig, target: TargetCluster): pulumi.Ou
         // The workloads the program rolls itself: the gateway's namespace, and Bookinfo's (only its pods, when the
         // namespace is someone else's).
         own: [
-            { namespace: GATEWAY_NAMESPACE },
+            ...chartGateway(config) ? [{ namespace: GATEWAY_NAMESPACE }] : [],
             bookinfo.createNamespace ? { namespace: bookinfo.namespace } : { namespace: bookinfo.namespace, apps: mesh.BOOKINFO_APPS },
         ],
         // The namespaces the program creates: refused, by name, when someone else's are already there.
         ownNamespaces: {
-            names: ["istio-system", GATEWAY_NAMESPACE, ...bookinfo.createNamespace ? [bookinfo.namespace] : []],
+            names: ["istio-system", ...chartGateway(config) ? [GATEWAY_NAMESPACE] : [], ...bookinfo.createNamespace ? [bookinfo.namespace] : []],
             mark: mesh.stackMark(),
             adopt: config.safety.adoptExistingObjects,
         },
@@ -113,19 +135,20 @@ function kubernetesProviders(config: MeshConfig, target: TargetCluster, kubeconf
     };
 }
 
-/** 5. Istio's CRDs (the newest release's chart `base`) and, optionally, the CNI node agent. */
-function istioFoundation(config: MeshConfig, provider: k8s.Provider): { base: mesh.IstioBase; cni?: mesh.IstioCni } {
+/** 5. Istio's CRDs (the newest release's chart `base`) and, optionally (always in ambient mode), the CNI node agent. */
+function istioFoundation(config: MeshConfig, provider: k8s.Provider): IstioFoundation {
     const istio = config.istio;
     const charts = { repository: istio.chartRepository, version: istio.version, compatibilityVersion: istio.compatibilityVersion };
     const base = new mesh.IstioBase("istio", { provider, charts });
-    const cni = istio.cni ? new mesh.IstioCni("istio", {
-        provider, base, charts, imageHub: istio.imageHub, cniBinDir: istio.cniBinDir, cniConfDir: istio.cniConfDir,
+    // Ambient mode needs the CNI node agent (in its ambient profile), whatever istioCni says.
+    const cni = istio.cni || ambient(config) ? new mesh.IstioCni("istio", {
+        provider, base, charts, imageHub: istio.imageHub, cniBinDir: istio.cniBinDir, cniConfDir: istio.cniConfDir, ambient: ambient(config),
     }) : undefined;
     return { base, cni };
 }
 
 /** 6. One control plane (istiod) per revision, and the revision tags that point at them. */
-function controlPlanes(config: MeshConfig, provider: k8s.Provider, foundation: { base: mesh.IstioBase; cni?: mesh.IstioCni }): ControlPlanes {
+function controlPlanes(config: MeshConfig, provider: k8s.Provider, foundation: IstioFoundation): ControlPlanes {
     const istio = config.istio;
     const tracing = config.telemetry.tracing;
     const meshConfig = mesh.meshConfigOf({
@@ -146,6 +169,7 @@ function controlPlanes(config: MeshConfig, provider: k8s.Provider, foundation: {
             autoscaleMax: istio.istiodAutoscaleMax,
             resources: istio.istiodResources,
             cni: istio.cni,
+            ambient: ambient(config),
             meshConfig,
         }, { aliases, dependsOn: foundation.cni ? [foundation.cni] : [] }));
     }
@@ -163,6 +187,25 @@ function selected(config: MeshConfig, planes: ControlPlanes, selector: string | 
 }
 
 /**
+ * 6b. Ambient mode: ztunnel on every node, after istiod and the CNI agent (one control plane: the configuration
+ * says so). The Gateway API's CRDs, for the Gateway API ingress and for waypoints: the release the newest control
+ * plane expects, never downgrading what the cluster has (components/istio/gatewayApiCrds.ts).
+ */
+function ambientAndGatewayApi(config: MeshConfig, provider: k8s.Provider, foundation: IstioFoundation, planes: ControlPlanes, kubeconfig: pulumi.Output<string>) {
+    const istio = config.istio;
+    const modes = config.modes;
+    const ztunnel = ambient(config) ? new mesh.IstioZtunnel("istio", {
+        provider,
+        charts: { repository: istio.chartRepository, version: istio.version, compatibilityVersion: istio.compatibilityVersion },
+        base: foundation.base, controlPlane: planes.byRevision.get(undefined)!, cni: foundation.cni!, imageHub: istio.imageHub,
+    }) : undefined;
+    const gatewayApiCrds = modes.gatewayApi ? new mesh.GatewayApiCrds("gateway-api", {
+        kubeconfig, version: modes.gatewayApi.version, source: modes.gatewayApi.source, adopt: config.safety.adoptExistingObjects,
+    }) : undefined;
+    return { ztunnel, gatewayApiCrds };
+}
+
+/**
  * 6 (cont.). The default validation webhook, which admits every Istio object the program writes: pointed at its
  * revision's istiod once that is ready (moving it to a new revision never leaves it calling an istiod not there yet).
  */
@@ -176,28 +219,38 @@ function meshMtls(config: MeshConfig, provider: k8s.Provider, validation: mesh.I
     return new mesh.MeshMtls("mesh", { provider, validation, mode: config.istio.mtlsMode });
 }
 
-/** 8. The ingress gateway, and injection for the namespaces of the user's own workloads. */
+/**
+ * 8. The ingress gateway (with `ingressApi: istio`; with the Gateway API, istiod deploys it for Bookinfo's Gateway),
+ * and injection for the namespaces of the user's own workloads.
+ */
 function ingressGateway(config: MeshConfig, provider: k8s.Provider, readProvider: k8s.Provider, planes: ControlPlanes, kubeconfig: pulumi.Output<string>) {
     const gatewayPlane = selected(config, planes, config.istio.gatewayRevision);
-    const gateway = new mesh.IstioIngressGateway("istio", {
+    const gateway = chartGateway(config) ? new mesh.IstioIngressGateway("istio", {
         provider,
         readProvider,
         charts: gatewayPlane.controlPlane.charts,
         injection: gatewayPlane.injection,
         namespace: GATEWAY_NAMESPACE,
         serviceType: config.istio.gatewayServiceType,
-    });
+    }) : undefined;
     const meshNamespaces = Object.entries(config.meshNamespaces).map(([namespace, selector]) => new mesh.MeshNamespace(`mesh-${namespace}`, {
         provider, namespace, injection: selected(config, planes, selector).injection, kubeconfig,
     }));
     return { gateway, meshNamespaces };
 }
 
-/** 9. Bookinfo with sidecars. */
-function bookinfoApp(config: MeshConfig, provider: k8s.Provider, planes: ControlPlanes, kubeconfig: pulumi.Output<string>): mesh.BookinfoApp {
+/**
+ * 9. Bookinfo with sidecars; in ambient mode its namespace is enrolled with ztunnel instead (and sends its
+ * Services' traffic through the waypoint, if any).
+ */
+function bookinfoApp(config: MeshConfig, provider: k8s.Provider, planes: ControlPlanes, kubeconfig: pulumi.Output<string>, ztunnel: mesh.IstioZtunnel | undefined): mesh.BookinfoApp {
+    const injection = ztunnel ? {
+        ...ztunnel.enrollment,
+        namespaceLabels: { ...ztunnel.enrollment.namespaceLabels, ...config.modes.waypoint ? mesh.WAYPOINT_NAMESPACE_LABELS : {} },
+    } : selected(config, planes, config.bookinfo.revision).injection;
     return new mesh.BookinfoApp("bookinfo", {
         provider,
-        injection: selected(config, planes, config.bookinfo.revision).injection,
+        injection,
         namespace: config.bookinfo.namespace,
         createNamespace: config.bookinfo.createNamespace,
         injectionMode: config.bookinfo.injectionMode,
@@ -207,28 +260,46 @@ function bookinfoApp(config: MeshConfig, provider: k8s.Provider, planes: Control
     });
 }
 
-/** 10. Bookinfo's Gateway and VirtualService. */
-function bookinfoIngress(config: MeshConfig, provider: k8s.Provider, validation: mesh.IstioValidation, gateway: mesh.IstioIngressGateway, app: mesh.BookinfoApp): mesh.BookinfoIngress {
-    return new mesh.BookinfoIngress("bookinfo", { provider, validation, gateway, namespace: app.namespaceName, hosts: config.bookinfo.hosts });
+/**
+ * 10. Bookinfo's Gateway and VirtualService, or (`ingressApi: gateway-api`) its Gateway API Gateway and HTTPRoute;
+ * in ambient mode with `ambientWaypoint`, the waypoint that enforces its L7 rules.
+ */
+function bookinfoIngress(config: MeshConfig, provider: k8s.Provider, validation: mesh.IstioValidation, planes: ControlPlanes, gateway: mesh.IstioIngressGateway | undefined,
+    app: mesh.BookinfoApp, dataPlane: { ztunnel?: mesh.IstioZtunnel; gatewayApiCrds?: mesh.GatewayApiCrds }) {
+    const ingress: BookinfoEntry = gateway ? new mesh.BookinfoIngress("bookinfo", {
+        provider, validation, gateway, namespace: app.namespaceName, hosts: config.bookinfo.hosts,
+    }) : new mesh.BookinfoGatewayApiIngress("bookinfo", {
+        provider,
+        namespace: app.namespaceName,
+        readyBefore: [dataPlane.gatewayApiCrds!.installation, selected(config, planes, config.istio.gatewayRevision).controlPlane.release],
+        revision: config.istio.gatewayRevision,
+        serviceType: config.istio.gatewayServiceType,
+        hosts: config.bookinfo.hosts,
+    });
+    const waypoint = config.modes.waypoint ? new mesh.BookinfoWaypoint("bookinfo", {
+        provider, namespace: app.namespaceName, readyBefore: [dataPlane.gatewayApiCrds!.installation, ...dataPlane.ztunnel!.enrollment.readyBefore],
+    }) : undefined;
+    return { ingress, waypoint };
 }
 
-/** 11. The mTLS DestinationRules. */
-function destinationRules(config: MeshConfig, provider: k8s.Provider, validation: mesh.IstioValidation, app: mesh.BookinfoApp): mesh.BookinfoDestinationRules {
-    return new mesh.BookinfoDestinationRules("bookinfo", { provider, validation, namespace: app.namespaceName, mtls: config.bookinfo.destinationRuleMtls });
+/** 11. The mTLS DestinationRules (not in ambient mode: ztunnel always speaks mutual TLS, HBONE). */
+function destinationRules(config: MeshConfig, provider: k8s.Provider, validation: mesh.IstioValidation, app: mesh.BookinfoApp): mesh.BookinfoDestinationRules | undefined {
+    return ambient(config) ? undefined : new mesh.BookinfoDestinationRules("bookinfo", { provider, validation, namespace: app.namespaceName, mtls: config.bookinfo.destinationRuleMtls });
 }
 
 /**
  * 12. Zero trust: Bookinfo denies by default and allows exactly the calls it makes, by identity; optionally the
  * whole mesh denies by default (after Bookinfo's exceptions exist, and before they go).
  */
-function zeroTrust(config: MeshConfig, provider: k8s.Provider, readProvider: k8s.Provider, validation: mesh.IstioValidation, app: mesh.BookinfoApp, ingress: mesh.BookinfoIngress, gateway: mesh.IstioIngressGateway) {
+function zeroTrust(config: MeshConfig, provider: k8s.Provider, readProvider: k8s.Provider, validation: mesh.IstioValidation, app: mesh.BookinfoApp,
+    ingress: BookinfoEntry, waypoint: mesh.BookinfoWaypoint | undefined) {
     const authorization = config.authorization.bookinfo ? new mesh.BookinfoAuthorization("bookinfo", {
         provider,
         readProvider,
         validation,
         app,
-        ingress,
-        gateway,
+        entry: ingress.entry,
+        enforcement: ambient(config) ? { dataPlane: "ambient", waypoint } : { dataPlane: "sidecar" },
         trustDomain: config.authorization.trustDomain,
         allowAtGateway: config.authorization.meshDefaultDeny,
         // A namespace-wide deny only in a namespace of the program's own: in someone else's it would deny their workloads.
@@ -244,16 +315,17 @@ function zeroTrust(config: MeshConfig, provider: k8s.Provider, readProvider: k8s
  * cluster on every run, after them); then the check that the product page answers through the gateway, after
  * everything that decides whether it does.
  */
-function verify(config: MeshConfig, kubeconfig: pulumi.Output<string>, planes: ControlPlanes, app: mesh.BookinfoApp, gateway: mesh.IstioIngressGateway,
-    ingress: mesh.BookinfoIngress, before: pulumi.Resource[]) {
+function verify(config: MeshConfig, kubeconfig: pulumi.Output<string>, planes: ControlPlanes, app: mesh.BookinfoApp, gateway: mesh.IstioIngressGateway | undefined,
+    ingress: BookinfoEntry, before: pulumi.Resource[]) {
     const running = mesh.meshVersions({
         kubeconfig,
-        namespaces: [app.namespaceName, gateway.namespace.metadata.name],
-    }, { dependsOn: [...planes.byRevision.values(), app, gateway] });
+        namespaces: [app.namespaceName, ...gateway ? [gateway.namespace.metadata.name] : []],
+    }, { dependsOn: [...planes.byRevision.values(), app, gateway ?? ingress] });
     const check = config.verify.enabled ? new mesh.ProductPageCheck("productpage", {
         url: ingress.gatewayUrl.apply((url) => {
             if (url === undefined) {
-                throw new Error("the ingress gateway Service has no load-balancer address; see docs/troubleshooting.md, 'LoadBalancer pending'");
+                throw new Error(gateway ? "the ingress gateway Service has no load-balancer address; see docs/troubleshooting.md, 'LoadBalancer pending'"
+                    : "Bookinfo's Gateway reports no address in its status; see docs/troubleshooting.md, 'LoadBalancer pending'");
             }
             return url;
         }),
@@ -294,16 +366,18 @@ const config = readConfiguration();                                             
 const target = targetCluster(config);                                                   // 2-3
 const kubeconfig = guardedKubeconfig(config, target);                                   // 4
 const { provider, readProvider } = kubernetesProviders(config, target, kubeconfig);     // 4b
-const planes = controlPlanes(config, provider, istioFoundation(config, provider));      // 5-6
+const foundation = istioFoundation(config, provider);                                    // 5
+const planes = controlPlanes(config, provider, foundation);                             // 6
+const dataPlane = ambientAndGatewayApi(config, provider, foundation, planes, kubeconfig); // 6b
 const validation = defaultValidation(config, provider, planes);
 const mtls = meshMtls(config, provider, validation);                                    // 7
 const { gateway, meshNamespaces } = ingressGateway(config, provider, readProvider, planes, kubeconfig); // 8
-const app = bookinfoApp(config, provider, planes, kubeconfig);                          // 9
-const ingress = bookinfoIngress(config, provider, validation, gateway, app);           // 10
+const app = bookinfoApp(config, provider, planes, kubeconfig, dataPlane.ztunnel);       // 9
+const { ingress, waypoint } = bookinfoIngress(config, provider, validation, planes, gateway, app, dataPlane); // 10
 const rules = destinationRules(config, provider, validation, app);                      // 11
-const trust = zeroTrust(config, provider, readProvider, validation, app, ingress, gateway); // 12
-const verified = verify(config, kubeconfig, planes, app, gateway, ingress,              // 13
-    [rules, mtls, ...trust.authorization ? [trust.authorization] : [], ...trust.meshDefaultDeny ? [trust.meshDefaultDeny] : []]);
+const trust = zeroTrust(config, provider, readProvider, validation, app, ingress, waypoint); // 12
+const verified = verify(config, kubeconfig, planes, app, gateway, ingress, [mtls,       // 13
+    ...[rules, waypoint, trust.authorization, trust.meshDefaultDeny].filter((r): r is NonNullable<typeof r> => r !== undefined)]);
 const observed = telemetry(config, provider, planes, validation);                       // 14
 
 // The stack's outputs (README, "Stack outputs").
@@ -313,8 +387,17 @@ export const clusterInfo = target.cluster
 /** The cluster's cluster-admin kubeconfig (a secret), only with exportKubeconfig: `pks get-credentials` gives it too. */
 const kubeconfigOutput = config.safety.exportKubeconfig ? target.kubeconfig
     : "not exported (exportKubeconfig is false): `pks get-credentials` (or `tkgi get-credentials`) gives it to whoever may have it";
-export const gatewayAddress = gateway.address;
+export const gatewayAddress = gateway ? gateway.address : (ingress as mesh.BookinfoGatewayApiIngress).address;
 export const productPageUrl = ingress.productPageUrl;
+/** The ingress API and data plane in use, and what the Gateway API CRD installer did with each CRD. */
+export const modesInUse = {
+    ingressApi: config.modes.ingressApi,
+    dataPlane: config.modes.dataPlane,
+    waypoint: config.modes.waypoint,
+    gatewayApi: dataPlane.gatewayApiCrds
+        ? { version: dataPlane.gatewayApiCrds.version, source: dataPlane.gatewayApiCrds.source, objects: dataPlane.gatewayApiCrds.report.objects }
+        : "not used",
+};
 export const verification = verified.check ? verified.check.result : "skipped (verifyProductPage is false)";
 const meshState = {
     controlPlanes: verified.running.controlPlanes,

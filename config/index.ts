@@ -10,6 +10,7 @@ import { compareIstioVersions } from "../components/istio/releases";
 import { NetworkProfileParameters } from "../programs/pksctl/contract";
 import { TelemetryAddonName } from "../components/telemetry/manifests";
 import { ControlPlaneRevision, configWarnings, revisionsOf } from "./istio";
+import { ModeConfig, modeConfig } from "./modes";
 import { insecureKubeconfig, insecureKubeconfigRefusal, insecureKubeconfigWarning, kubeconfigServer } from "./kubeconfig";
 import { Problem, crossChecks, suggest } from "./rules";
 import { ConfigError, ConfigValues, PROJECT, SECRET_KEYS, configSchema } from "./schema";
@@ -105,6 +106,8 @@ export interface MeshConfig {
     };
     /** Namespaces the program labels for injection: namespace → revision or tag. */
     meshNamespaces: Record<string, string>;
+    /** The ingress API and the data plane (docs/ingress-and-data-plane.md). */
+    modes: ModeConfig;
     verify: { enabled: boolean; timeoutSeconds: number };
     /** Who may call whom (AuthorizationPolicies). */
     authorization: {
@@ -242,6 +245,7 @@ export function loadConfig(
             hosts: v.bookinfoHosts ?? ["*"],
         },
         meshNamespaces: v.meshNamespaces ?? {},
+        modes: modeConfig(v),
         verify: { enabled: v.verifyProductPage, timeoutSeconds: v.verifyTimeoutSeconds },
         authorization: { bookinfo: v.bookinfoAuthorization, meshDefaultDeny: v.meshDefaultDeny, trustDomain: v.trustDomain },
         telemetry: {

@@ -9,6 +9,7 @@ import { TELEMETRY_ADDONS, isLocalSource, telemetryAddonsOf } from "../component
 import { PINNED_ADDON_SHA256, unpinnedMessage } from "../components/telemetry/verification";
 import { compareIstioVersions } from "../components/istio/releases";
 import { chartSourceProblems, revisionsOf } from "./istio";
+import { modeProblems } from "./modes";
 import { ConfigValues, ISTIOD_DEFAULT_REQUESTS, configSchema, show } from "./schema";
 
 /** One problem: the key (without namespace) and what is wrong. */
@@ -116,13 +117,13 @@ function revisionProblems(v: ConfigValues): Problem[] {
         }
     }
     for (const key of ["istioCniBinDir", "istioCniConfDir"] as const) {
-        if (v[key] !== undefined && !v.istioCni) {
-            problems.push({ key, message: "is only used when istioCni is true" });
+        if (v[key] !== undefined && !v.istioCni && v.dataPlane !== "ambient") {
+            problems.push({ key, message: "is only used when istioCni is true (or dataPlane is ambient)" });
         }
     }
     if (v.bookinfoPodSecurity === "restricted") {
         problems.push({ key: "bookinfoPodSecurity", message: "\"restricted\" is not supported: Bookinfo's sample containers declare no non-root user, seccomp profile or dropped capabilities, which restricted requires; use baseline" });
-    } else if (v.bookinfoPodSecurity === "baseline" && !v.istioCni) {
+    } else if (v.bookinfoPodSecurity === "baseline" && !v.istioCni && v.dataPlane !== "ambient") {
         problems.push({ key: "bookinfoPodSecurity", message: "\"baseline\" needs istioCni: true: baseline forbids the NET_ADMIN and NET_RAW capabilities of the injected istio-init container, and the CNI node agent takes over its work" });
     }
     return problems;
@@ -192,6 +193,7 @@ export function crossChecks(v: ConfigValues, env: NodeJS.ProcessEnv): Problem[] 
     }
     problems.push(...chartSourceProblems(v));
     problems.push(...authorizationAndTelemetryProblems(v));
+    problems.push(...modeProblems(v));
     return problems;
 }
 

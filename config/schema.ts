@@ -191,6 +191,13 @@ export const configSchema = z.strictObject({
     })).optional(),
     ingressGatewayServiceType: oneOf(["LoadBalancer", "NodePort", "ClusterIP"]).default("LoadBalancer"),
     mtlsMode: oneOf(["STRICT", "PERMISSIVE"]).default("STRICT"),
+    // Ingress API and data plane (docs/ingress-and-data-plane.md)
+    ingressApi: oneOf(["istio", "gateway-api"]).default("istio"),
+    gatewayApiCrdsSource: z.string().refine((v) => /^https:\/\/[^\s/]+(\/\S*)?$/.test(v) || isLocalSource(v), {
+        error: (issue) => `${show(issue.input)} is not allowed: expected an https:// base URL or a local directory (absolute, or starting with ./) holding the Gateway API release's config/crd/standard files`,
+    }).optional(),
+    dataPlane: oneOf(["sidecar", "ambient"]).default("sidecar"),
+    ambientWaypoint: boolean().default(false),
     // Bookinfo
     bookinfoNamespace: text(DNS_LABEL, DNS_LABEL_RULE).default("bookinfo"),
     bookinfoCreateNamespace: boolean().default(true),

@@ -13,8 +13,12 @@
 #   istio-charts-<version>/     that release's charts base, istiod, gateway, cni, ztunnel as its release publishes them
 #   istio-addons-<version>/     that release's telemetry add-on manifests (samples/addons)
 #                               (<version>: ISTIO_VERSION, the default, and ISTIO_PREVIOUS_VERSION, for upgrades)
+#   istio-samples-<version>/    that release's Bookinfo samples (samples/bookinfo), for both releases
+#   gateway-api-<version>/      the Kubernetes Gateway API's standard channel (config/crd/standard of
+#                               sigs.k8s.io/gateway-api), each version of GATEWAY_API_VERSIONS
 #   crd-validate                validates objects against CRDs with apiextensions-apiserver (tools/crd-validate)
-#   xds-listeners               asks istiod over xDS for a workload's listeners (tools/xds-listeners)
+#   xds-listeners               asks istiod over xDS for a proxy's listeners and routes, or a ztunnel's workloads
+#                               and authorizations (tools/xds-listeners)
 #   kube-apiserver, kube-controller-manager, kube-scheduler   (k8s.io/kubernetes)
 #   etcd                        (go.etcd.io/etcd/server/v3)
 #   kwok                        fake nodes and kubelets (sigs.k8s.io/kwok), with its stage definitions (kwok-stages/)
@@ -327,7 +331,7 @@ build_xds_listeners() {
     snapshot "$ISTIO_PREVIOUS_SNAPSHOT" "$ISTIO_PREVIOUS_SHA256"
     src=$(cd istio-*/ && pwd)
     mkdir xds-listeners && cd xds-listeners
-    cp "$here/xds-listeners/main.go" main.go
+    cp "$here"/xds-listeners/*.go .
     printf 'module pks-istio-mesh/tools/xds-listeners\n\ngo %s\n\nrequire istio.io/istio v0.0.0\n\nreplace istio.io/istio => %s\n' \
         "$(sed -n 's/^go //p' "$src/go.mod")" "$src" > go.mod
     for replace in $ISTIO_PREVIOUS_REPLACES; do go mod edit -replace="$replace"; done
@@ -336,6 +340,34 @@ build_xds_listeners() {
     go build -trimpath -ldflags "-s -w" -o "$dir/bin/xds-listeners" .
 }
 # --- end of xds-listeners ------------------------------------------------------------------------------------------
+
+# --- Gateway API and Istio's samples (issue 19) ----------------------------------------------------------------------
+# The Kubernetes Gateway API's standard channel as its release publishes it (config/crd/standard of the module
+# sigs.k8s.io/gateway-api, checked by the go command against the checksum database): what the program installs from
+# raw.githubusercontent.com or an air-gapped directory, and what the unit tests validate Gateway API objects with.
+build_gateway_api() {
+    local dir=$1 v src
+    for v in $GATEWAY_API_VERSIONS; do
+        src=$(go mod download -json "sigs.k8s.io/gateway-api@$v" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+        [ -d "$src/config/crd/standard" ] || { echo "tools.sh: sigs.k8s.io/gateway-api@$v has no config/crd/standard" >&2; return 1; }
+        mkdir -p "$dir/bin/gateway-api-$v" || return 1
+        cp "$src"/config/crd/standard/*.yaml "$src/LICENSE" "$dir/bin/gateway-api-$v/" || return 1
+        chmod 0644 "$dir/bin/gateway-api-$v"/* || return 1
+    done
+}
+
+# Bookinfo's samples of both Istio releases (samples/bookinfo): its Gateway API ingress is the program's.
+build_istio_samples() {
+    local dir=$1 v
+    for v in "$ISTIO_VERSION" "$ISTIO_PREVIOUS_VERSION"; do
+        istio_release "$v" || return 1
+        mkdir "$v" && (cd "$v" && snapshot "$rel_snapshot" "$rel_sha256") || return 1
+        mkdir -p "$dir/bin/istio-samples-$v" || return 1
+        cp -R "$v"/istio-*/samples/bookinfo "$v"/istio-*/LICENSE "$dir/bin/istio-samples-$v/" || return 1
+        chmod -R u+w,go+r "$dir/bin/istio-samples-$v" || return 1
+    done
+}
+# --- end of Gateway API and Istio's samples -------------------------------------------------------------------------
 
 build_kubernetes() {
     local dir=$1 v=$2 minor=${2#1.}
@@ -420,7 +452,7 @@ if [ "${1:-}" = "--schema-recipe" ]; then
     exit 0
 fi
 
-all="kubernetes_provider kubernetes istiod pulumi istiod_previous xds_listeners crd_validate command_provider language_host kwok etcd istio_charts istio_charts_previous node24 postgresql"
+all="kubernetes_provider kubernetes istiod pulumi istiod_previous xds_listeners crd_validate command_provider language_host kwok etcd istio_charts istio_charts_previous istio_samples gateway_api node24 postgresql"
 # Built only when named.
 on_demand="kubernetes_schema_proof"
 jobs_max=${PKS_ISTIO_MESH_TOOLS_JOBS:-2}
@@ -449,9 +481,13 @@ build_tool() {
             build istio_charts "$rel_version-${rel_sha256:0:12}-$(declare -f build_istio_charts | cksum | cut -d' ' -f1)" \
                 "istio-charts-$rel_version" "istio-addons-$rel_version" ;;
         crd_validate) build crd_validate "$KUBERNETES_VERSION-$(cksum < "$here/crd-validate/main.go" | cut -d' ' -f1)" crd-validate ;;
-        xds_listeners) build xds_listeners "$ISTIO_PREVIOUS_VERSION-$(printf '%s' "$ISTIO_PREVIOUS_SHA256$ISTIO_PREVIOUS_REPLACES" | cat - "$here/xds-listeners/main.go" | cksum | cut -d' ' -f1)" xds-listeners ;;
+        xds_listeners) build xds_listeners "$ISTIO_PREVIOUS_VERSION-$(printf '%s' "$ISTIO_PREVIOUS_SHA256$ISTIO_PREVIOUS_REPLACES" | cat - "$here"/xds-listeners/*.go | cksum | cut -d' ' -f1)" xds-listeners ;;
         node24) build node24 "$NODE_CURRENT_LTS_VERSION" node24 ;;
         postgresql) build postgresql "$POSTGRESQL_MAJOR" initdb pg_ctl postgres psql ;;
+        istio_samples) build istio_samples "$(printf '%s' "$ISTIO_SHA256$ISTIO_PREVIOUS_SHA256" | cat - <(declare -f build_istio_samples) | cksum | cut -d' ' -f1)" \
+            "istio-samples-$ISTIO_VERSION" "istio-samples-$ISTIO_PREVIOUS_VERSION" ;;
+        gateway_api) build gateway_api "$(printf '%s' "$GATEWAY_API_VERSIONS" | cat - <(declare -f build_gateway_api) | cksum | cut -d' ' -f1)" \
+            $(for v in $GATEWAY_API_VERSIONS; do echo "gateway-api-$v"; done) ;;
     esac
 }
 

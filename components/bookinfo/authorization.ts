@@ -1,11 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IstioValidation } from "../istio/defaultValidator";
-import { IstioIngressGateway } from "../istio/ingressGateway";
 import { DEFAULT_TRUST_DOMAIN } from "../istio/meshSettings";
 import { AuthorizationPolicy, AuthorizationRule, VirtualServiceSpec } from "../istio/resources";
 import { BOOKINFO_PORT, BookinfoApp } from "./app";
-import { BookinfoIngress } from "./ingress";
+import { BookinfoEntry } from "./entry";
 
 /** A Bookinfo service (and the `app` label of its pods). */
 export type BookinfoService = "productpage" | "details" | "reviews" | "ratings";
@@ -83,10 +82,11 @@ export interface BookinfoAuthorizationArgs {
     validation: IstioValidation;
     /** Bookinfo: its namespace, its pods' `app` labels and its service accounts, the identities of its calls. */
     app: BookinfoApp;
-    /** Bookinfo's routing: what the VirtualService sends to the product page is what the gateway may ask it for. */
-    ingress: BookinfoIngress;
-    /** The ingress gateway: the only caller of the product page, by the identity of its service account. */
-    gateway: IstioIngressGateway;
+    /**
+     * Bookinfo's way in: the gateway, the only caller of the product page (by the identity of its service account),
+     * and what its routes send to the product page, which is what the gateway may ask it for.
+     */
+    entry: BookinfoEntry;
     /** The mesh's trust domain (`meshConfig.trustDomain`). Defaults to `cluster.local`. */
     trustDomain?: string;
     /**
@@ -103,6 +103,28 @@ export interface BookinfoAuthorizationArgs {
      * an ALLOW policy here, and Istio refuses a request to a workload that no ALLOW policy applying to it admits.
      */
     namespaceDefaultDeny?: boolean;
+    /**
+     * Where the rules are enforced: by each workload's sidecar (default), or in ambient mode by ztunnel (L4 only:
+     * callers and ports) and, with a waypoint, by the waypoint (L7: methods and paths).
+     */
+    enforcement?: BookinfoEnforcement;
+}
+
+/** Who enforces Bookinfo's rules. */
+export type BookinfoEnforcement =
+    | { dataPlane: "sidecar" }
+    | {
+        dataPlane: "ambient";
+        /** The namespace's waypoint, through which every call into Bookinfo passes: where the L7 rules go. */
+        waypoint?: { serviceAccountId: pulumi.Output<string>; readyBefore: pulumi.Resource[] };
+    };
+
+/** One call Bookinfo is allowed: who calls which service, and how (`paths` unset: any path). */
+interface AllowedCall {
+    to: BookinfoService;
+    caller: pulumi.Output<string>;
+    methods: string[];
+    paths: pulumi.Output<string[] | undefined>;
 }
 
 /**
@@ -113,14 +135,20 @@ export interface BookinfoAuthorizationArgs {
  * - `productpage`: the ingress gateway, GET and POST on the paths its VirtualService routes there;
  * - `details`, `reviews`: the product page, GET; `ratings`: reviews (and the product page's JSON API), GET.
  *
- * Principals come from the service accounts the program created (Bookinfo's) and the one the gateway chart
- * created (read back from the cluster: the chart names it after the release), so a changed namespace moves them
- * along and a gateway without that account fails the update instead of locking Bookinfo out.
+ * Principals come from the service accounts the program created (Bookinfo's) and the gateway's (read back from the
+ * cluster: the gateway chart names it after the release, istiod after the Gateway API `Gateway`), so a changed
+ * namespace moves them along and a gateway without that account fails the update instead of locking Bookinfo out.
  *
  * Health and metrics are not affected: the sidecar injector rewrites kubelet probes to the Istio agent (port
  * 15021, and 15020 for the app's own probes), and Prometheus scrapes the agent's merged metrics on 15020; the
  * agent's ports are excluded from traffic capture, so these requests never reach Envoy's inbound listener, where
  * policies apply. (Bookinfo declares no probes.)
+ *
+ * In ambient mode (`enforcement`) ztunnel enforces what a policy with a `selector` says, and only at layer 4 — an
+ * ALLOW rule that names methods or paths would match nothing there — so each service's policy admits its callers
+ * by principal and port only. With a waypoint, every call reaches the workload from the waypoint: the service's
+ * policy admits the waypoint's identity only, and a `waypoint-<service>` policy aimed at the Service
+ * (`targetRefs`) holds the full rules (callers, methods, paths), which the waypoint enforces.
  *
  * The ALLOW policies are created before `default-deny` and deleted after it, so a running Bookinfo never sees
  * the deny without its exceptions.
@@ -145,11 +173,8 @@ export class BookinfoAuthorization extends pulumi.ComponentResource {
         const namespace = args.app.namespaceName;
         const port = String(BOOKINFO_PORT);
 
-        // The gateway chart creates the gateway's service account, named after the release.
-        const release = args.gateway.release.status;
-        this.gatewayServiceAccount = k8s.core.v1.ServiceAccount.get(`${name}-gateway-sa`,
-            pulumi.interpolate`${release.namespace}/${release.name}`,
-            { parent: this, provider: args.readProvider ?? args.provider, dependsOn: [args.gateway.release] });
+        this.gatewayServiceAccount = k8s.core.v1.ServiceAccount.get(`${name}-gateway-sa`, args.entry.serviceAccountId,
+            { parent: this, provider: args.readProvider ?? args.provider, dependsOn: args.entry.readyBefore });
         this.principals.gateway = principalOf(trustDomain, this.gatewayServiceAccount);
         for (const [service, account] of Object.entries(args.app.serviceAccounts)) {
             this.principals[service] = principalOf(trustDomain, account);
@@ -162,21 +187,36 @@ export class BookinfoAuthorization extends pulumi.ComponentResource {
             return p;
         };
 
-        const routed = pulumi.output(args.ingress.virtualService.getInputs().spec as pulumi.Input<VirtualServiceSpec>)
-            .apply((spec) => routedPaths(spec, "productpage"));
-        const toProductPage = routed.apply((paths) => ({ ports: [port], methods: [...PRODUCT_PAGE_METHODS], ...(paths ? { paths } : {}) }));
-        const rules: Record<string, pulumi.Output<AuthorizationRule[]>> = {
-            productpage: pulumi.all([principal("gateway"), toProductPage]).apply(([gateway, operation]) => [{
-                from: [{ source: { principals: [gateway] } }],
-                to: [{ operation }],
-            }]),
-        };
-        for (const service of ["details", "reviews", "ratings"] as const) {
-            const calls = BOOKINFO_CALLS.filter((c) => c.to === service);
-            rules[service] = pulumi.all(calls.map((c) => principal(c.from))).apply((callers) => calls.map((c, i) => ({
-                from: [{ source: { principals: [callers[i]] } }],
-                to: [{ operation: { ports: [port], methods: c.methods, paths: c.paths } }],
-            })));
+        const routed = args.entry.productPagePaths;
+        const calls: AllowedCall[] = [
+            { to: "productpage", caller: principal("gateway"), methods: [...PRODUCT_PAGE_METHODS], paths: routed },
+            ...BOOKINFO_CALLS.map((c) => ({ to: c.to, caller: principal(c.from), methods: c.methods, paths: pulumi.output(c.paths) })),
+        ];
+        const enforcement = args.enforcement ?? { dataPlane: "sidecar" };
+        const waypoint = enforcement.dataPlane === "ambient" ? enforcement.waypoint : undefined;
+        if (waypoint) {
+            const account = k8s.core.v1.ServiceAccount.get(`${name}-waypoint-sa`, waypoint.serviceAccountId, { parent: this, provider: args.readProvider ?? args.provider, dependsOn: waypoint.readyBefore });
+            this.principals.waypoint = principalOf(trustDomain, account);
+        }
+        /** A rule admitting a call: its caller (or `from`), on Bookinfo's port, with its methods and paths unless L4 only. */
+        const ruleOf = (c: AllowedCall, layer: "l4" | "l7" | "both", from = c.caller) => pulumi.all([from, c.paths]).apply(([caller, paths]): AuthorizationRule => ({
+            from: [{ source: { principals: [caller] } }],
+            to: [{ operation: { ...(layer === "l7" ? {} : { ports: [port] }), ...(layer === "l4" ? {} : { methods: c.methods, ...(paths ? { paths } : {}) }) } }],
+        }));
+        const unique = (rules: AuthorizationRule[]) => rules.filter((r, i) => rules.findIndex((x) => JSON.stringify(x) === JSON.stringify(r)) === i);
+        const services: BookinfoService[] = ["productpage", "details", "reviews", "ratings"];
+        const rules: Record<string, pulumi.Output<AuthorizationRule[]>> = {};
+        const waypointRules: Record<string, pulumi.Output<AuthorizationRule[]>> = {};
+        for (const service of services) {
+            const toService = calls.filter((c) => c.to === service);
+            if (enforcement.dataPlane === "sidecar") {
+                rules[service] = pulumi.all(toService.map((c) => ruleOf(c, "both")));
+            } else if (!waypoint) {
+                rules[service] = pulumi.all(toService.map((c) => ruleOf(c, "l4"))).apply(unique);
+            } else {
+                rules[service] = pulumi.all([ruleOf(toService[0], "l4", principal("waypoint"))]);
+                waypointRules[`waypoint-${service}`] = pulumi.all(toService.map((c) => ruleOf(c, "l7")));
+            }
         }
         const allows: AuthorizationPolicy[] = [];
         for (const [service, serviceRules] of Object.entries(rules)) {
@@ -186,17 +226,24 @@ export class BookinfoAuthorization extends pulumi.ComponentResource {
             }, policyOpts);
             allows.push(this.policies[service]);
         }
+        for (const [policy, policyRules] of Object.entries(waypointRules)) {
+            const service = policy.replace(/^waypoint-/, "");
+            this.policies[policy] = new AuthorizationPolicy(`${name}-${policy}`, {
+                metadata: { name: policy, namespace },
+                spec: policyRules.apply((r) => ({ targetRefs: [{ group: "" as const, kind: "Service" as const, name: service }], action: "ALLOW" as const, rules: r })),
+            }, policyOpts);
+            allows.push(this.policies[policy]);
+        }
 
-        const allowed: Record<string, pulumi.Output<AuthorizationRule[]>> = { ...rules };
+        const allowed: Record<string, pulumi.Output<AuthorizationRule[]>> = { ...rules, ...waypointRules };
         if (args.allowAtGateway) {
-            const http = args.gateway.servicePorts.find((p) => p.port === args.gateway.httpPort);
             const gatewayRules = routed.apply((paths) => [{
-                to: [{ operation: { ports: [String(http?.targetPort ?? args.gateway.httpPort)], methods: [...PRODUCT_PAGE_METHODS], ...(paths ? { paths } : {}) } }],
+                to: [{ operation: { ports: [String(args.entry.gatewayPort)], methods: [...PRODUCT_PAGE_METHODS], ...(paths ? { paths } : {}) } }],
             }]);
             this.policies["bookinfo-ingress"] = new AuthorizationPolicy(`${name}-ingress`, {
-                metadata: { name: "bookinfo-ingress", namespace: release.namespace.apply((ns) => ns!) },
-                spec: gatewayRules.apply((r) => ({ selector: { matchLabels: { ...args.gateway.selector } }, action: "ALLOW" as const, rules: r })),
-            }, { ...policyOpts, dependsOn: [...args.validation.readyBefore, args.gateway.release] });
+                metadata: { name: "bookinfo-ingress", namespace: args.entry.gatewayNamespace },
+                spec: gatewayRules.apply((r) => ({ ...args.entry.gatewayTarget, action: "ALLOW" as const, rules: r })),
+            }, { ...policyOpts, dependsOn: [...args.validation.readyBefore, ...args.entry.readyBefore] });
             allows.push(this.policies["bookinfo-ingress"]);
             allowed["bookinfo-ingress"] = gatewayRules;
         }
@@ -217,7 +264,7 @@ export class BookinfoAuthorization extends pulumi.ComponentResource {
 }
 
 /** One rule for people: `<principals or anyone> → <methods> <paths> on port <ports>`. */
-function describeRule(rule: AuthorizationRule): string {
+export function describeRule(rule: AuthorizationRule): string {
     const from = rule.from?.flatMap((f) => f.source.principals ?? []).join(", ") || "anyone";
     const operation = rule.to?.[0]?.operation;
     return `${from} → ${operation?.methods?.join(",") ?? "any method"} ${operation?.paths?.join(" ") ?? "any path"} on port ${operation?.ports?.join(",") ?? "any"}`;

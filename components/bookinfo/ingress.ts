@@ -2,8 +2,10 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IstioValidation } from "../istio/defaultValidator";
 import { IstioIngressGateway } from "../istio/ingressGateway";
-import { Gateway, VirtualService } from "../istio/resources";
+import { Gateway, VirtualService, VirtualServiceSpec } from "../istio/resources";
 import { BOOKINFO_PORT } from "./app";
+import { routedPaths } from "./authorization";
+import { BookinfoEntry } from "./entry";
 
 export interface BookinfoIngressArgs {
     /** The Kubernetes provider of the target cluster. */
@@ -39,6 +41,8 @@ export class BookinfoIngress extends pulumi.ComponentResource {
     public readonly gatewayUrl: pulumi.Output<string | undefined>;
     /** The product page as people open it: `http://<host>/productpage`, or the gateway URL when any host is accepted. */
     public readonly productPageUrl: pulumi.Output<string | undefined>;
+    /** What Bookinfo's authorization needs of the gateway and its routes. */
+    public readonly entry: BookinfoEntry;
 
     constructor(name: string, args: BookinfoIngressArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pks-istio-mesh:bookinfo:BookinfoIngress", name, {}, opts);
@@ -77,6 +81,18 @@ export class BookinfoIngress extends pulumi.ComponentResource {
         this.gatewayUrl = args.gateway.address.apply((address) =>
             address === undefined ? undefined : `http://${address}${portSuffix}/productpage`);
         this.productPageUrl = this.host === undefined ? this.gatewayUrl : pulumi.output(`http://${this.host}${portSuffix}/productpage`);
+
+        // The gateway chart creates the gateway's service account, named after the release.
+        const release = args.gateway.release.status;
+        this.entry = {
+            serviceAccountId: pulumi.interpolate`${release.namespace}/${release.name}`,
+            productPagePaths: pulumi.output(this.virtualService.getInputs().spec as pulumi.Input<VirtualServiceSpec>).apply((spec) => routedPaths(spec, "productpage")),
+            gatewayNamespace: release.namespace.apply((ns) => ns!),
+            gatewayTarget: { selector: { matchLabels: { ...args.gateway.selector } } },
+            gatewayPort: args.gateway.servicePorts.find((p) => p.port === port)?.targetPort ?? port,
+            readyBefore: [args.gateway.release],
+            productPageUrl: this.productPageUrl,
+        };
 
         this.registerOutputs({ productPageUrl: this.productPageUrl });
     }

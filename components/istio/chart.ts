@@ -19,7 +19,7 @@ export interface IstioChartSource {
 }
 
 /** The names of the official Istio charts this project installs. */
-export type IstioChart = "base" | "istiod" | "gateway" | "cni";
+export type IstioChart = "base" | "istiod" | "gateway" | "cni" | "ztunnel";
 
 /** The chart, version and repository arguments of a `helm.v3.Release` for one Istio chart. */
 export function chartReleaseArgs(chart: IstioChart, source: IstioChartSource): Pick<k8s.helm.v3.ReleaseArgs, "chart" | "version" | "repositoryOpts"> {

@@ -17,6 +17,11 @@ export interface IstioCniArgs {
     cniBinDir?: string;
     /** The kubelet's CNI configuration directory (`--cni-conf-dir`); unset for the chart's `/etc/cni/net.d`. */
     cniConfDir?: string;
+    /**
+     * Ambient mode: the chart's `ambient` profile, with which the agent also moves the traffic of every pod enrolled
+     * in ambient (`istio.io/dataplane-mode=ambient`) to the node's ztunnel.
+     */
+    ambient?: boolean;
     /** Seconds Helm waits for the agent on every node. Defaults to 600. */
     timeoutSeconds?: number;
 }
@@ -48,6 +53,7 @@ export class IstioCni extends pulumi.ComponentResource {
                 ...cni,
                 global: { hub: args.imageHub ?? ISTIO_IMAGE_HUB },
                 ...compatibilityValues(args.charts),
+                ...(args.ambient ? { profile: "ambient" } : {}),
             },
             timeout: args.timeoutSeconds ?? 600,
         }, { parent: this, provider: args.provider, dependsOn: [args.base.release] });

@@ -42,6 +42,11 @@ export interface IstioControlPlaneArgs {
      * `istio-validation` init container instead of `istio-init`, which needs NET_ADMIN and NET_RAW.
      */
     cni?: boolean;
+    /**
+     * Ambient mode: the charts' `ambient` profile (istiod serves ztunnel — `PILOT_ENABLE_AMBIENT` —, proxies speak
+     * HBONE, images of the distroless variant), with the CNI node agent and ztunnel (`IstioZtunnel`).
+     */
+    ambient?: boolean;
     /** Seconds Helm waits for istiod to become ready. Defaults to 600. */
     timeoutSeconds?: number;
 }
@@ -87,6 +92,7 @@ export class IstioControlPlane extends pulumi.ComponentResource {
             ...(args.resources ? { resources: args.resources } : {}),
             ...(args.meshConfig ? { meshConfig: args.meshConfig } : {}),
             ...(args.cni ? { cni: { enabled: true } } : {}),
+            ...(args.ambient ? { profile: "ambient" } : {}),
         };
         this.release = new k8s.helm.v3.Release(`${name}-istiod`, {
             name: this.serviceName,

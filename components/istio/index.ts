@@ -1,4 +1,7 @@
-/** Istio: CRDs, CNI, control planes and revision tags, validation, mutual TLS, the ingress gateway, namespaces. */
+/**
+ * Istio: CRDs, CNI, control planes and revision tags, validation, mutual TLS, the ingress gateway, namespaces; the
+ * Gateway API's CRDs and ztunnel (ambient).
+ */
 export * from "./base";
 export * from "./cni";
 export * from "./controlPlane";
@@ -15,3 +18,6 @@ export * from "./meshMtls";
 export * from "./resources";
 export * from "./meshSettings";
 export * from "./meshDefaultDeny";
+export * from "./gatewayApiCrds";
+export * from "./gatewayApiResources";
+export * from "./ztunnel";

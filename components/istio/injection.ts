@@ -6,7 +6,8 @@ export const CONTROL_PLANE_ANNOTATION = "pks-istio-mesh/control-plane";
 /**
  * How workloads get their sidecar from one control plane: straight from a revision (`IstioControlPlane`) or
  * through a revision tag (`IstioRevisionTag`). Workload components take it instead of a control plane, so that a
- * namespace can select a tag and follow it when the tag moves.
+ * namespace can select a tag and follow it when the tag moves. In ambient mode the same shape enrolls workloads
+ * with ztunnel instead (`IstioZtunnel.enrollment`): namespace labels, no pod labels, and what must run first.
  */
 export interface SidecarInjection {
     /**
@@ -26,6 +27,12 @@ export interface SidecarInjection {
     workloadAnnotations: Record<string, string>;
     /** What must be ready before such pods are created: the control plane's release, and the tag's webhook. */
     readyBefore: pulumi.Resource[];
+    /**
+     * Namespace labels that must not be on an existing namespace for this to work, as label key → the one value that
+     * may stay (`null`: none may); unset: those of sidecar injection (`blockingLabels`). Ambient enrollment sets it:
+     * any injection label would give its pods sidecars.
+     */
+    blockingNamespaceLabels?: Record<string, string | null>;
 }
 
 /** Labels selecting the default revision or the revision/tag `selector`, for namespaces and for pods. */

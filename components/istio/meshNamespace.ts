@@ -61,7 +61,7 @@ export class MeshNamespace extends pulumi.ComponentResource {
         const mode = args.mode ?? "namespace";
         let namespace: pulumi.Output<string> = pulumi.output(args.namespace);
         const fieldManager = args.fieldManager ?? labelFieldManager();
-        const blocking = blockingLabels(mode, args.injection.selector);
+        const blocking = args.injection.blockingNamespaceLabels ?? blockingLabels(mode, args.injection.selector);
         if (Object.keys(blocking).length > 0) {
             if (args.kubeconfig === undefined) {
                 throw new Error(`MeshNamespace ${name}: namespace ${args.namespace} in '${mode}' mode${args.injection.selector ? ` with ${args.injection.selector}` : ""} needs the kubeconfig, to remove ${Object.keys(blocking).join(", ")} while the stack exists`);

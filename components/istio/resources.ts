@@ -110,9 +110,21 @@ export interface AuthorizationRule {
 
 export type AuthorizationAction = "ALLOW" | "DENY" | "AUDIT";
 
+/**
+ * What a policy applies to instead of the pods a `selector` picks: a Gateway API `Gateway` (a gateway, or an ambient
+ * waypoint itself) or a `Service` (its traffic, at the waypoint that serves it). Group `""` is the core group.
+ */
+export interface PolicyTargetReference {
+    group: "" | "gateway.networking.k8s.io";
+    kind: "Service" | "Gateway";
+    name: string;
+}
+
 /** An empty spec (no selector, no rules) in a namespace allows nothing there: every request is denied. */
 export interface AuthorizationPolicySpec {
     selector?: { matchLabels: Record<string, string> };
+    /** Set instead of `selector`: the policy applies where these are served (ambient waypoints, Gateway API gateways). */
+    targetRefs?: PolicyTargetReference[];
     action?: AuthorizationAction;
     rules?: AuthorizationRule[];
 }

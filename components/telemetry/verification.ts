@@ -80,7 +80,19 @@ export interface ReadOptions {
     maxBytes?: number;
     /** Certificate authorities to trust instead of Node's (which NODE_EXTRA_CA_CERTS extends); for tests. */
     ca?: string;
+    /** What the file is, for messages (default `the add-on manifest`). */
+    what?: string;
+    /** The setting that names the source, for messages (default `telemetryAddonsSource`). */
+    sourceKey?: string;
 }
+
+/** What a manifest is and which setting names its source, for messages. */
+interface Naming {
+    what: string;
+    sourceKey: string;
+}
+
+const namingOf = (options: ReadOptions): Naming => ({ what: options.what ?? "the add-on manifest", sourceKey: options.sourceKey ?? "telemetryAddonsSource" });
 
 /** A short reason of a failed request or file operation. */
 function reasonOf(e: unknown, timeoutMs: number): string {
@@ -92,8 +104,8 @@ function reasonOf(e: unknown, timeoutMs: number): string {
 }
 
 /** Reads a local manifest: a regular file (never a pipe or device) of at most `limit` bytes. */
-async function readLocal(file: string, limit: number): Promise<Buffer> {
-    const fail = (reason: string) => new Error(`cannot read the add-on manifest ${file}: ${reason}`);
+async function readLocal(file: string, limit: number, naming: Naming): Promise<Buffer> {
+    const fail = (reason: string) => new Error(`cannot read ${naming.what} ${file}: ${reason}`);
     let handle: fs.promises.FileHandle;
     try {
         // Non-blocking, so that opening a named pipe does not wait for a writer.
@@ -107,12 +119,12 @@ async function readLocal(file: string, limit: number): Promise<Buffer> {
             throw fail("not a regular file");
         }
         if (stat.size > limit) {
-            throw fail(`${stat.size} bytes, more than the ${limit} an add-on manifest may have`);
+            throw fail(`${stat.size} bytes, more than the ${limit} it may have`);
         }
         const buffer = Buffer.alloc(limit + 1);
         const { bytesRead } = await handle.read(buffer, 0, limit + 1, 0);
         if (bytesRead > limit) {
-            throw fail(`more than the ${limit} bytes an add-on manifest may have`);
+            throw fail(`more than the ${limit} bytes it may have`);
         }
         return buffer.subarray(0, bytesRead);
     } finally {
@@ -121,9 +133,9 @@ async function readLocal(file: string, limit: number): Promise<Buffer> {
 }
 
 /** Downloads a manifest over https: no redirect followed, at most `limit` bytes, within the timeout. */
-function download(url: string, limit: number, timeoutMs: number, ca: string | undefined): Promise<Buffer> {
+function download(url: string, limit: number, timeoutMs: number, ca: string | undefined, naming: Naming): Promise<Buffer> {
     return new Promise((resolve, reject) => {
-        const fail = (reason: string) => reject(new Error(`cannot fetch the add-on manifest ${url}: ${reason}`));
+        const fail = (reason: string) => reject(new Error(`cannot fetch ${naming.what} ${url}: ${reason}`));
         if (!url.startsWith("https://")) {
             fail("only https is allowed");
             return;
@@ -133,7 +145,7 @@ function download(url: string, limit: number, timeoutMs: number, ca: string | un
             if (status >= 300 && status < 400) {
                 response.destroy();
                 fail(`HTTP ${status}, a redirect to ${response.headers.location ?? "(no location)"}: redirects are refused; ` +
-                    "set telemetryAddonsSource to the manifests' final https location");
+                    `set ${naming.sourceKey} to the final https location`);
                 return;
             }
             if (status !== 200) {
@@ -144,7 +156,7 @@ function download(url: string, limit: number, timeoutMs: number, ca: string | un
             const declared = Number(response.headers["content-length"] ?? 0);
             if (declared > limit) {
                 response.destroy();
-                fail(`${declared} bytes, more than the ${limit} an add-on manifest may have`);
+                fail(`${declared} bytes, more than the ${limit} it may have`);
                 return;
             }
             const chunks: Buffer[] = [];
@@ -153,7 +165,7 @@ function download(url: string, limit: number, timeoutMs: number, ca: string | un
                 size += chunk.length;
                 if (size > limit) {
                     response.destroy();
-                    fail(`more than the ${limit} bytes an add-on manifest may have`);
+                    fail(`more than the ${limit} bytes it may have`);
                 } else {
                     chunks.push(chunk);
                 }
@@ -173,15 +185,18 @@ function download(url: string, limit: number, timeoutMs: number, ca: string | un
 export function readManifest(source: string, file: string, options: ReadOptions = {}): Promise<Buffer> {
     const limit = options.maxBytes ?? MAX_MANIFEST_BYTES;
     const location = manifestLocation(source, file);
-    return isLocalSource(source) ? readLocal(location, limit) : download(location, limit, options.timeoutMs ?? 60_000, options.ca);
+    const naming = namingOf(options);
+    return isLocalSource(source) ? readLocal(location, limit, naming) : download(location, limit, options.timeoutMs ?? 60_000, options.ca, naming);
 }
 
-/** The manifest's text once its sha256 matches the pin; fails naming both digests otherwise. */
-export function verifyManifest(bytes: Buffer, pin: ManifestPin, location: string): string {
+/**
+ * The manifest's text once its sha256 matches the pin; fails naming both digests otherwise (and `consequence`,
+ * what does not happen then: by default, `the add-on is not applied`).
+ */
+export function verifyManifest(bytes: Buffer, pin: ManifestPin, location: string, consequence = "the add-on is not applied"): string {
     const actual = crypto.createHash("sha256").update(bytes).digest("hex");
     if (actual !== pin.sha256) {
-        throw new Error(`${location} does not match its pinned sha256 (${pin.pinnedBy}): expected ${pin.sha256}, got ${actual}; ` +
-            "the add-on is not applied");
+        throw new Error(`${location} does not match its pinned sha256 (${pin.pinnedBy}): expected ${pin.sha256}, got ${actual}; ${consequence}`);
     }
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }

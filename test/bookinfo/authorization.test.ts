@@ -30,7 +30,7 @@ async function secure(recorder: Recorder, options: { namespace?: string; trustDo
     const { validation } = new IstioDefaultValidator("istio", { provider, controlPlane });
     const ingress = new BookinfoIngress("bookinfo", { provider, validation, gateway, namespace: app.namespaceName });
     const authorization = new BookinfoAuthorization("bookinfo", {
-        provider, validation, app, ingress, gateway, trustDomain: options.trustDomain, allowAtGateway: options.allowAtGateway,
+        provider, validation, app, entry: ingress.entry, trustDomain: options.trustDomain, allowAtGateway: options.allowAtGateway,
         namespaceDefaultDeny: options.namespaceDefaultDeny,
     }, recorder.opts());
     await recorder.settle();

@@ -165,6 +165,10 @@ function commandStdout(inputs: Record<string, unknown>): string {
     if (inputs.create === "remove") {
         return JSON.stringify({ namespace: e.NAMESPACE_LABELS_NAMESPACE, removed: {} });
     }
+    if (inputs.create === "apply" && e.GATEWAY_API_VERSION !== undefined) {
+        // The Gateway API installer on an empty cluster: every object of the release created.
+        return JSON.stringify({ version: e.GATEWAY_API_VERSION, objects: e.GATEWAY_API_OBJECTS.split(",").map((key) => ({ kind: key.split(" ")[0], name: key.split(" ")[1], action: "create" })) });
+    }
     if (inputs.create === "check") {
         return JSON.stringify({ url: e.PRODUCTPAGE_URL, status: 200, title: "Simple Bookstore App", attempts: 1, elapsedSeconds: 0 });
     }

@@ -115,18 +115,39 @@ function xdsServer(cluster: LocalCluster): { address: string; release: string } 
  * Asks istiod for a pod's listeners, as the pod's sidecar (or, for `router`, a gateway) would, announcing the
  * proxy as one of istiod's own release (what injection gives it).
  */
-export function listenersOf(toolsBin: string, cluster: LocalCluster, pod: WorkloadPod, type: "sidecar" | "router" = "sidecar"): Promise<XdsDump> {
+export function listenersOf(toolsBin: string, cluster: LocalCluster, pod: WorkloadPod, type: "sidecar" | "router" | "waypoint" = "sidecar"): Promise<XdsDump> {
     const { address, release } = xdsServer(cluster);
-    const args = ["--xds", address, "--istio-version", release, "--type", type, "--pod", pod.name, "--namespace", pod.namespace, "--ip", pod.ip, "--service-account", pod.serviceAccount];
+    return xdsTool<XdsDump>(toolsBin, ["--xds", address, "--istio-version", release, "--type", type, "--pod", pod.name, "--namespace", pod.namespace, "--ip", pod.ip, "--service-account", pod.serviceAccount]);
+}
+
+/** Runs xds-listeners and parses what it prints. */
+function xdsTool<T>(toolsBin: string, args: string[]): Promise<T> {
     return new Promise((resolve, reject) => {
         execFile(path.join(toolsBin, "xds-listeners"), args, { maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (error, stdout, stderr) => {
             if (error) {
                 reject(new Error(`xds-listeners ${args.join(" ")}: ${stderr.trim() || error.message}`));
             } else {
-                resolve(JSON.parse(stdout) as XdsDump);
+                resolve(JSON.parse(stdout) as T);
             }
         });
     });
+}
+
+/** What istiod serves a ztunnel: the workloads it knows (HBONE: captured by ambient mode) and the L4 authorizations. */
+export interface ZtunnelDump {
+    node: string;
+    workloads: Array<{ name: string; namespace: string; addresses: string[]; serviceAccount: string; trustDomain: string; tunnelProtocol: string; waypoint?: string }>;
+    /** istio.security.Authorization, as JSON (proto field names). */
+    authorizations: Array<{
+        name: string; namespace: string; action?: string;
+        groups?: Array<{ rules?: Array<{ matches?: Array<{ principals?: Array<{ exact?: string }>; service_accounts?: Array<{ namespace: string; serviceAccount: string }>; destination_ports?: number[] }> }> }>;
+    }>;
+}
+
+/** Asks istiod for a ztunnel's configuration, as the ztunnel pod on the node would. */
+export function ztunnelConfigOf(toolsBin: string, cluster: LocalCluster, pod: WorkloadPod): Promise<ZtunnelDump> {
+    const { address, release } = xdsServer(cluster);
+    return xdsTool<ZtunnelDump>(toolsBin, ["--xds", address, "--istio-version", release, "--type", "ztunnel", "--pod", pod.name, "--namespace", pod.namespace, "--ip", pod.ip, "--service-account", pod.serviceAccount]);
 }
 
 /** A request as the destination's Envoy sees it. */

@@ -80,7 +80,7 @@ describe("reading add-on manifests", function () {
         expect(await failure(readManifest(dir, "prometheus.yaml"))).to.equal(`cannot read the add-on manifest ${path.join(dir, "prometheus.yaml")}: not a regular file`);
         fs.writeFileSync(path.join(dir, "jaeger.yaml"), Buffer.alloc(MAX_MANIFEST_BYTES + 1, "#"));
         expect(await failure(readManifest(dir, "jaeger.yaml"))).to.equal(`cannot read the add-on manifest ${path.join(dir, "jaeger.yaml")}: ` +
-            `${MAX_MANIFEST_BYTES + 1} bytes, more than the ${MAX_MANIFEST_BYTES} an add-on manifest may have`);
+            `${MAX_MANIFEST_BYTES + 1} bytes, more than the ${MAX_MANIFEST_BYTES} it may have`);
         expect(await failure(readManifest(dir, "jaeger.yaml", { maxBytes: 10 * MAX_MANIFEST_BYTES }))).to.equal("no error");
     });
 
@@ -93,7 +93,7 @@ describe("reading add-on manifests", function () {
         mirror.requested.length = 0;
         expect(await failure(readManifest(mirror.url("/moved"), "kiali.yaml", { ca: mirror.ca }))).to.equal(
             `cannot fetch the add-on manifest ${mirror.url("/moved/kiali.yaml")}: HTTP 302, a redirect to ${mirror.url("/addons/kiali.yaml")}: ` +
-            "redirects are refused; set telemetryAddonsSource to the manifests' final https location");
+            "redirects are refused; set telemetryAddonsSource to the final https location");
         expect(await failure(readManifest(mirror.url("/downgrade"), "kiali.yaml", { ca: mirror.ca }))).to.match(/HTTP 301, a redirect to http:\/\/127\.0\.0\.1:9\/addons\/kiali\.yaml: redirects are refused/);
         expect(mirror.requested, "the redirects were not followed").to.deep.equal(["/moved/kiali.yaml", "/downgrade/kiali.yaml"]);
 
@@ -101,8 +101,8 @@ describe("reading add-on manifests", function () {
         const big = Buffer.alloc(MAX_MANIFEST_BYTES + 1, "#");
         mirror.serve("/big/grafana.yaml", big);
         mirror.serve("/streamed/grafana.yaml", big, true);
-        expect(await failure(readManifest(mirror.url("/big"), "grafana.yaml", { ca: mirror.ca }))).to.match(/: 2097153 bytes, more than the 2097152 an add-on manifest may have$/);
-        expect(await failure(readManifest(mirror.url("/streamed"), "grafana.yaml", { ca: mirror.ca }))).to.match(/: more than the 2097152 bytes an add-on manifest may have$/);
+        expect(await failure(readManifest(mirror.url("/big"), "grafana.yaml", { ca: mirror.ca }))).to.match(/: 2097153 bytes, more than the 2097152 it may have$/);
+        expect(await failure(readManifest(mirror.url("/streamed"), "grafana.yaml", { ca: mirror.ca }))).to.match(/: more than the 2097152 bytes it may have$/);
         mirror.handle("/slow/jaeger.yaml", (res) => res.writeHead(200).write("# never ends\n"));
         expect(await failure(readManifest(mirror.url("/slow"), "jaeger.yaml", { ca: mirror.ca, timeoutMs: 1000 }))).to.match(/jaeger\.yaml: no complete answer within 1 s$/);
         // Without the mirror's certificate authority, its certificate is not trusted.

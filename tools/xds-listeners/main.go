@@ -2,14 +2,15 @@
 // that workload's Envoy would ask, and prints what the end-to-end suite checks of them as JSON on stdout: for every
 // filter chain, its match (destination port, transport protocol), the RBAC filters (HTTP and network) that
 // istiod derived from AuthorizationPolicies, and the HTTP connection manager's tracing and access-log settings
-// that it derived from the Telemetry API.
+// that it derived from the Telemetry API; and the routes of the route configurations those listeners take from
+// RDS, for a gateway (routes.go: its HTTP routing).
 //
 // The node ID is the one the Istio agent sends, <type>~<pod IP>~<pod>.<namespace>~<namespace>.svc.<domain>, with
 // the node metadata istiod reads to place the proxy (ISTIO_VERSION, CLUSTER_ID, NAMESPACE, INSTANCE_IPS,
 // INTERCEPTION_MODE, ...). istiod finds the pod by that name (and IP) in its Kubernetes registry, so the pod must
 // exist with that IP; a Service selecting it gives the inbound filter chains.
 //
-// Usage: xds-listeners --xds 127.0.0.1:15010 --pod NAME --namespace NS --ip IP [--type sidecar|router]
+// Usage: xds-listeners --xds 127.0.0.1:15010 --pod NAME --namespace NS --ip IP [--type sidecar|router|waypoint|ztunnel]
 //
 //	[--service-account SA] [--cluster-id Kubernetes] [--istio-version 1.30.3] [--domain cluster.local] [--timeout 30s]
 //
@@ -81,6 +82,8 @@ type Dump struct {
 	Node      string     `json:"node"`
 	Version   string     `json:"version"`
 	Listeners []Listener `json:"listeners"`
+	// Routes are the route configurations the listeners take from RDS (a gateway's HTTP routing).
+	Routes []RouteConfig `json:"routes"`
 }
 
 var marshal = protojson.MarshalOptions{UseProtoNames: true}
@@ -92,7 +95,7 @@ func fail(what string, err error) {
 
 func main() {
 	xds := flag.String("xds", "", "istiod's plaintext xDS address (host:port)")
-	nodeType := flag.String("type", "sidecar", "proxy type: sidecar or router (a gateway)")
+	nodeType := flag.String("type", "sidecar", "proxy type: sidecar, router (a gateway), waypoint or ztunnel")
 	pod := flag.String("pod", "", "the pod's name")
 	namespace := flag.String("namespace", "", "the pod's namespace")
 	ip := flag.String("ip", "", "the pod's IP")
@@ -105,8 +108,8 @@ func main() {
 	if *xds == "" || *pod == "" || *namespace == "" || *ip == "" {
 		fail("arguments", fmt.Errorf("--xds, --pod, --namespace and --ip are required"))
 	}
-	if *nodeType != "sidecar" && *nodeType != "router" {
-		fail("arguments", fmt.Errorf("--type must be sidecar or router, not %q", *nodeType))
+	if *nodeType != "sidecar" && *nodeType != "router" && *nodeType != "waypoint" && *nodeType != "ztunnel" {
+		fail("arguments", fmt.Errorf("--type must be sidecar, router, waypoint or ztunnel, not %q", *nodeType))
 	}
 
 	node := &core.Node{
@@ -137,9 +140,24 @@ func main() {
 		fail("connecting to "+*xds, err)
 	}
 	defer conn.Close()
-	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	client := discovery.NewAggregatedDiscoveryServiceClient(conn)
+	stream, err := client.StreamAggregatedResources(ctx)
 	if err != nil {
 		fail("opening the ADS stream to "+*xds, err)
+	}
+	if *nodeType == "ztunnel" {
+		// A ztunnel asks for workloads and authorizations (ztunnel.go), not listeners.
+		out, err := dumpZtunnel(ctx, client, stream, node)
+		if err != nil {
+			fail("ztunnel configuration for "+node.Id, err)
+		}
+		_ = stream.CloseSend()
+		encoder := json.NewEncoder(os.Stdout)
+		encoder.SetIndent("", "  ")
+		if err := encoder.Encode(out); err != nil {
+			fail("writing the dump", err)
+		}
+		return
 	}
 	if err := stream.Send(&discovery.DiscoveryRequest{Node: node, TypeUrl: listenerType}); err != nil {
 		fail("requesting listeners", err)
@@ -156,13 +174,16 @@ func main() {
 	}
 	// Acknowledge, as Envoy would, then close the stream.
 	_ = stream.Send(&discovery.DiscoveryRequest{TypeUrl: listenerType, VersionInfo: response.VersionInfo, ResponseNonce: response.Nonce})
-	_ = stream.CloseSend()
 
 	dump := Dump{Node: node.Id, Version: response.VersionInfo, Listeners: []Listener{}}
+	routeNames := map[string]bool{}
 	for _, resource := range response.Resources {
 		l := &listener.Listener{}
 		if err := resource.UnmarshalTo(l); err != nil {
 			fail("decoding a listener", err)
+		}
+		if *nodeType == "router" || *nodeType == "waypoint" {
+			collectRouteNames(l, routeNames)
 		}
 		out, err := describeListener(l)
 		if err != nil {
@@ -171,10 +192,30 @@ func main() {
 		dump.Listeners = append(dump.Listeners, out)
 	}
 	sort.Slice(dump.Listeners, func(i, j int) bool { return dump.Listeners[i].Name < dump.Listeners[j].Name })
+	if dump.Routes, err = fetchRoutes(stream, routeNames); err != nil {
+		fail("routes of "+node.Id, err)
+	}
+	_ = stream.CloseSend()
 	encoder := json.NewEncoder(os.Stdout)
 	encoder.SetIndent("", "  ")
 	if err := encoder.Encode(dump); err != nil {
 		fail("writing the dump", err)
+	}
+}
+
+// collectRouteNames adds the RDS route configurations of a listener's HTTP connection managers.
+func collectRouteNames(l *listener.Listener, names map[string]bool) {
+	chains := l.FilterChains
+	if l.DefaultFilterChain != nil {
+		chains = append(chains, l.DefaultFilterChain)
+	}
+	for _, fc := range chains {
+		for _, f := range fc.Filters {
+			manager := &hcm.HttpConnectionManager{}
+			if t := f.GetTypedConfig(); t != nil && t.MessageIs(manager) && t.UnmarshalTo(manager) == nil {
+				rdsNames(manager, names)
+			}
+		}
 	}
 }
 
