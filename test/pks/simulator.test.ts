@@ -171,6 +171,10 @@ describe("the pks simulator", function () {
         expect((await pks(["cluster", "c6", "--json"])).stdout).to.include('"name": "c6"');
 
         const hung = spawn(path.join(BIN, "pks"), ["plans"], { env });
+        // Started (it records itself) however slow the machine is, and then never answers.
+        for (let waited = 0; waited < 10_000 && !processes(env.PKS_SIM_STATE!).some((p) => p.argv[0] === "plans"); waited += 100) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+        }
         await new Promise((resolve) => setTimeout(resolve, 400));
         expect(hung.exitCode, "a hung call never answers").to.equal(null);
         hung.kill("SIGTERM");
