@@ -5,8 +5,8 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { GATEWAY_API_RELEASES, gatewayApiMinors, gatewayApiVersionFor } from "../components/istio/gatewayApiBundle";
-import { compareIstioVersions } from "../components/istio/releases";
+import { GATEWAY_API_RELEASES, gatewayApiMinors, gatewayApiVersionFor } from "../programs/mesh/gatewayApiBundle";
+import { compareIstioVersions, minorOf } from "../components/istio/releases";
 import { isLocalSource } from "../components/telemetry/manifests";
 import { revisionsOf } from "./istio";
 import type { Problem } from "./rules";
@@ -35,7 +35,7 @@ const newestRelease = (v: ConfigValues) => revisionsOf(v).map((r) => r.version).
 
 /** The ingress and data-plane settings of a valid configuration. */
 export function modeConfig(v: ConfigValues): ModeConfig {
-    const version = usesGatewayApi(v) ? gatewayApiVersionFor(newestRelease(v)) : undefined;
+    const version = usesGatewayApi(v) ? gatewayApiVersionFor(minorOf(newestRelease(v))) : undefined;
     return {
         ingressApi: v.ingressApi,
         dataPlane: v.dataPlane,
@@ -65,7 +65,7 @@ export function modeProblems(v: ConfigValues): Problem[] {
     }
     if (usesGatewayApi(v)) {
         const release = newestRelease(v);
-        const version = gatewayApiVersionFor(release);
+        const version = gatewayApiVersionFor(minorOf(release));
         if (version === undefined) {
             problems.push({
                 key: v.ingressApi === "gateway-api" ? "ingressApi" : "ambientWaypoint",

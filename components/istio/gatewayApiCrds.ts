@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { launcherInterpreter } from "../../programs/launcher/interpreter";
-import { GATEWAY_API_RELEASES, loadGatewayApi, objectKey, publishedGatewayApi } from "./gatewayApiBundle";
+import { GATEWAY_API_RELEASES, loadGatewayApi, objectKey, publishedGatewayApi } from "../../programs/mesh/gatewayApiBundle";
 import { GatewayApiReport } from "../../programs/mesh/gatewayApiInstall";
 import { labelFieldManager } from "./meshNamespace";
 import { stackMark } from "./namespaceOwnership";

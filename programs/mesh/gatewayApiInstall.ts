@@ -21,7 +21,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { STACK_ANNOTATION } from "./meshInventory";
 import {
     BUNDLE_VERSION_ANNOTATION, CHANNEL_ANNOTATION, GatewayApiBundle, InstalledObject, PlannedObject, loadGatewayApi, objectKey, planInstall,
-} from "../../components/istio/gatewayApiBundle";
+} from "./gatewayApiBundle";
 import { StepError, kubeconfigFromEnv, requiredEnv as required, runScript } from "./kubeApi";
 import { ManifestObject } from "../../components/telemetry/manifests";
 

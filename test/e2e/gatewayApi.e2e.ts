@@ -15,7 +15,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { expect } from "chai";
 import * as crypto from "crypto";
 import * as path from "path";
-import { GATEWAY_API_RELEASES } from "../../components/istio/gatewayApiBundle";
+import { GATEWAY_API_RELEASES } from "../../programs/mesh/gatewayApiBundle";
 import { STACK_ANNOTATION } from "../../programs/mesh/meshInventory";
 import { eventually, recorder } from "../support/engine";
 import { LOAD_BALANCER_IP, LocalCluster } from "../../local/localCluster";

@@ -5,9 +5,8 @@
  * the telemetry add-ons are: verification.ts), and what may happen to the objects a cluster already has
  * (`planInstall`: installed unless present and new enough, never downgraded, never taken over unless adopting).
  */
-import { ManifestObject, manifestLocation, parseManifest } from "../telemetry/manifests";
-import { ReadOptions, readManifest, verifyManifest } from "../telemetry/verification";
-import { minorOf } from "./releases";
+import { ManifestObject, manifestLocation, parseManifest } from "../../components/telemetry/manifests";
+import { ReadOptions, readManifest, verifyManifest } from "../../components/telemetry/verification";
 
 /** The group of the Gateway API's resources. */
 export const GATEWAY_API_GROUP = "gateway.networking.k8s.io";
@@ -62,9 +61,8 @@ export const GATEWAY_API_RELEASES: Readonly<Record<string, GatewayApiRelease>> =
     },
 };
 
-/** The Gateway API release an Istio release expects, or undefined when the program pins none for its minor. */
-export function gatewayApiVersionFor(istioVersion: string): string | undefined {
-    const minor = minorOf(istioVersion);
+/** The Gateway API release an Istio minor (`1.31`) expects, or undefined when the program pins none for it. */
+export function gatewayApiVersionFor(minor: string): string | undefined {
     return Object.entries(GATEWAY_API_RELEASES).find(([, r]) => r.istioMinors.includes(minor))?.[0];
 }
 
