@@ -187,7 +187,7 @@ function selected(config: MeshConfig, planes: ControlPlanes, selector: string | 
 }
 
 /**
- * 6b. Ambient mode: ztunnel on every node, after istiod and the CNI agent (one control plane: the configuration
+ * 6 (cont.). Ambient mode: ztunnel on every node, after istiod and the CNI agent (one control plane: the configuration
  * says so). The Gateway API's CRDs, for the Gateway API ingress and for waypoints: the release the newest control
  * plane expects, never downgrading what the cluster has (components/istio/gatewayApiCrds.ts).
  */
@@ -368,7 +368,7 @@ const kubeconfig = guardedKubeconfig(config, target);                           
 const { provider, readProvider } = kubernetesProviders(config, target, kubeconfig);     // 4b
 const foundation = istioFoundation(config, provider);                                    // 5
 const planes = controlPlanes(config, provider, foundation);                             // 6
-const dataPlane = ambientAndGatewayApi(config, provider, foundation, planes, kubeconfig); // 6b
+const dataPlane = ambientAndGatewayApi(config, provider, foundation, planes, kubeconfig); // 6
 const validation = defaultValidation(config, provider, planes);
 const mtls = meshMtls(config, provider, validation);                                    // 7
 const { gateway, meshNamespaces } = ingressGateway(config, provider, readProvider, planes, kubeconfig); // 8
