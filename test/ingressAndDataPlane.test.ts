@@ -18,6 +18,7 @@ import {
 import { AuthorizationPolicySpec } from "../components/istio/resources";
 import { minorOf } from "../components/istio/releases";
 import { mocks, runProgram } from "./support/harness";
+import { upstreamDir } from "./support/upstream";
 import { istioProblems } from "./support/validate";
 import { toolVersions, toolsBin } from "../local/workspace";
 
@@ -25,7 +26,6 @@ const P = `${PROJECT}:`;
 const BIN = toolsBin();
 const ISTIO = toolVersions().ISTIO_VERSION;
 const ISTIO_PREVIOUS = toolVersions().ISTIO_PREVIOUS_VERSION;
-const UPSTREAM = process.env.PKS_ISTIO_MESH_UPSTREAM ?? path.resolve(__dirname, "..", "..", "shared", "upstream");
 const KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://lab.example.com:6443', certificate-authority-data: Zm9v}}]\n" +
     "contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t0k3n}}]\n";
 const EXISTING = { [`${P}clusterSource`]: "existing", [`${P}kubeconfig`]: KUBECONFIG };
@@ -107,7 +107,7 @@ describe("the Gateway API release of each Istio release", function () {
 
     it("is the line Istio's go.mod builds against (sigs.k8s.io/gateway-api), at the pinned patch", () => {
         for (const release of [ISTIO, ISTIO_PREVIOUS]) {
-            const tarball = path.join(UPSTREAM, `istio-${release}.tar.gz`);
+            const tarball = path.join(upstreamDir(), `istio-${release}.tar.gz`);
             const goMod = spawnSync("tar", ["-xzOf", tarball, "--wildcards", "*/go.mod"], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }).stdout;
             const required = /^\tsigs\.k8s\.io\/gateway-api (v\d+\.\d+)\.\d+$/m.exec(goMod)?.[1];
             expect(required, `${release}'s go.mod`).to.not.equal(undefined);
