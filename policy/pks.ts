@@ -5,19 +5,20 @@
  */
 import { ResourceValidationPolicy } from "@pulumi/policy";
 import { PKSCTL_ENV } from "../programs/pksctl/contract";
+import type { PksctlOperation } from "../programs/pksctl/inputs";
 import { PackEnvironment } from "./environment";
 import { COMMAND, at, stringAt } from "./resources";
 import { productionScopeSchema, requireProductionScope } from "./scope";
 
-/**
- * What a pksctl Command manages, from its environment and verb: a cluster, a network profile, the stack's claim on
- * one of their names (`claim-*`: logs in, creates and deletes nothing), or neither.
- */
-function pksctlObject(props: unknown): "cluster" | "network profile" | "claim" | undefined {
-    const object = at(props, "environment", PKSCTL_ENV.cluster) !== undefined ? "cluster"
-        : at(props, "environment", PKSCTL_ENV.networkProfile) !== undefined ? "network profile" : undefined;
-    const verb = stringAt(props, "create");
-    return object !== undefined && typeof verb === "string" && verb.startsWith("claim-") ? "claim" : object;
+/** Whether a Command runs pksctl against a PKS API: its environment names the API pksctl logs in to. */
+function runsPksctl(props: unknown): boolean {
+    return at(props, "environment", PKSCTL_ENV.api) !== undefined;
+}
+
+/** Whether `pulumi destroy` (or a replacement) of a Command deletes a PKS cluster: its delete runs `delete-cluster`. */
+function deletesCluster(props: unknown): boolean {
+    const operation: PksctlOperation = "delete-cluster";
+    return stringAt(props, "delete") === operation;
 }
 
 export const pksTlsVerified: ResourceValidationPolicy = {
@@ -26,7 +27,7 @@ export const pksTlsVerified: ResourceValidationPolicy = {
     remediationSteps: "Set pksCaCert to the PEM of the CA that signed the PKS API certificate and pksSkipTlsValidation to false.",
     severity: "high",
     validateResource: (args, report) => {
-        if (args.type !== COMMAND || pksctlObject(args.props) === undefined) {
+        if (args.type !== COMMAND || !runsPksctl(args.props)) {
             return;
         }
         const skip = stringAt(args.props, "environment", PKSCTL_ENV.skipTlsValidation);
@@ -45,7 +46,7 @@ export function pksClusterProtected(environment: PackEnvironment): ResourceValid
         severity: "high",
         configSchema: productionScopeSchema,
         validateResource: (args, report) => {
-            if (args.type !== COMMAND || pksctlObject(args.props) !== "cluster") {
+            if (args.type !== COMMAND || !deletesCluster(args.props)) {
                 return;
             }
             requireProductionScope(environment, args);

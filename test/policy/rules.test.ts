@@ -47,10 +47,17 @@ const deployment = (name: string, namespace: string, images: string[], labels: R
     type: "kubernetes:apps/v1:Deployment", name,
     props: { metadata: { name, namespace, labels }, spec: { template: { spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } } } },
 });
-const pksctl = (name: string, env: Record<string, string>, protect = false): AnalyzedResource => ({
-    type: "command:local:Command", name, protect,
-    props: { create: "create-cluster", environment: { [PKSCTL_ENV.api]: "api.tkgi.example.com", [PKSCTL_ENV.skipTlsValidation]: "false", ...env } },
-});
+/** A pksctl Command as the PKS components declare it: a cluster's (env names one) or a network profile's verbs. */
+const pksctl = (name: string, env: Record<string, string>, protect = false): AnalyzedResource => {
+    const object = PKSCTL_ENV.cluster in env ? "cluster" : "network-profile";
+    return {
+        type: "command:local:Command", name, protect,
+        props: {
+            create: `create-${object}`, delete: `delete-${object}`,
+            environment: { [PKSCTL_ENV.api]: "api.tkgi.example.com", [PKSCTL_ENV.skipTlsValidation]: "false", ...env },
+        },
+    };
+};
 
 describe("policy pack: environments", () => {
     it("treats prod and production stacks, alone or as a first or last name part, as production", () => {
