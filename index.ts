@@ -20,6 +20,8 @@ interface TargetCluster {
 
 /** Istio's CRDs and the CNI node agent. */
 interface IstioFoundation {
+    /** The newest release's charts, which the CRDs, the CNI agent and ztunnel come from. */
+    charts: mesh.IstioChartSource;
     base: mesh.IstioBase;
     cni?: mesh.IstioCni;
 }
@@ -144,7 +146,7 @@ function istioFoundation(config: MeshConfig, provider: k8s.Provider): IstioFound
     const cni = istio.cni || ambient(config) ? new mesh.IstioCni("istio", {
         provider, base, charts, imageHub: istio.imageHub, cniBinDir: istio.cniBinDir, cniConfDir: istio.cniConfDir, ambient: ambient(config),
     }) : undefined;
-    return { base, cni };
+    return { charts, base, cni };
 }
 
 /** 6. One control plane (istiod) per revision, and the revision tags that point at them. */
@@ -196,7 +198,7 @@ function ambientAndGatewayApi(config: MeshConfig, provider: k8s.Provider, founda
     const modes = config.modes;
     const ztunnel = ambient(config) ? new mesh.IstioZtunnel("istio", {
         provider,
-        charts: { repository: istio.chartRepository, version: istio.version, compatibilityVersion: istio.compatibilityVersion },
+        charts: foundation.charts,
         base: foundation.base, controlPlane: planes.byRevision.get(undefined)!, cni: foundation.cni!, imageHub: istio.imageHub,
     }) : undefined;
     const gatewayApiCrds = modes.gatewayApi ? new mesh.GatewayApiCrds("gateway-api", {
@@ -266,20 +268,28 @@ function bookinfoApp(config: MeshConfig, provider: k8s.Provider, planes: Control
  */
 function bookinfoIngress(config: MeshConfig, provider: k8s.Provider, validation: mesh.IstioValidation, planes: ControlPlanes, gateway: mesh.IstioIngressGateway | undefined,
     app: mesh.BookinfoApp, dataPlane: { ztunnel?: mesh.IstioZtunnel; gatewayApiCrds?: mesh.GatewayApiCrds }) {
-    const ingress: BookinfoEntry = gateway ? new mesh.BookinfoIngress("bookinfo", {
-        provider, validation, gateway, namespace: app.namespaceName, hosts: config.bookinfo.hosts,
-    }) : new mesh.BookinfoGatewayApiIngress("bookinfo", {
-        provider,
-        namespace: app.namespaceName,
-        readyBefore: [dataPlane.gatewayApiCrds!.installation, selected(config, planes, config.istio.gatewayRevision).controlPlane.release],
-        revision: config.istio.gatewayRevision,
-        serviceType: config.istio.gatewayServiceType,
-        hosts: config.bookinfo.hosts,
-    });
+    // Where Bookinfo is reached: the chart gateway's load balancer, or the address in its Gateway's status.
+    let ingress: BookinfoEntry;
+    let address: pulumi.Output<string | undefined>;
+    if (gateway) {
+        ingress = new mesh.BookinfoIngress("bookinfo", { provider, validation, gateway, namespace: app.namespaceName, hosts: config.bookinfo.hosts });
+        address = gateway.address;
+    } else {
+        const gatewayApiIngress = new mesh.BookinfoGatewayApiIngress("bookinfo", {
+            provider,
+            namespace: app.namespaceName,
+            readyBefore: [dataPlane.gatewayApiCrds!.installation, selected(config, planes, config.istio.gatewayRevision).controlPlane.release],
+            revision: config.istio.gatewayRevision,
+            serviceType: config.istio.gatewayServiceType,
+            hosts: config.bookinfo.hosts,
+        });
+        ingress = gatewayApiIngress;
+        address = gatewayApiIngress.address;
+    }
     const waypoint = config.modes.waypoint ? new mesh.BookinfoWaypoint("bookinfo", {
         provider, namespace: app.namespaceName, readyBefore: [dataPlane.gatewayApiCrds!.installation, ...dataPlane.ztunnel!.enrollment.readyBefore],
     }) : undefined;
-    return { ingress, waypoint };
+    return { ingress, waypoint, address };
 }
 
 /** 11. The mTLS DestinationRules (not in ambient mode: ztunnel always speaks mutual TLS, HBONE). */
@@ -373,7 +383,7 @@ const validation = defaultValidation(config, provider, planes);
 const mtls = meshMtls(config, provider, validation);                                    // 7
 const { gateway, meshNamespaces } = ingressGateway(config, provider, readProvider, planes, kubeconfig); // 8
 const app = bookinfoApp(config, provider, planes, kubeconfig, dataPlane.ztunnel);       // 9
-const { ingress, waypoint } = bookinfoIngress(config, provider, validation, planes, gateway, app, dataPlane); // 10
+const { ingress, waypoint, address } = bookinfoIngress(config, provider, validation, planes, gateway, app, dataPlane); // 10
 const rules = destinationRules(config, provider, validation, app);                      // 11
 const trust = zeroTrust(config, provider, readProvider, validation, app, ingress, waypoint); // 12
 const verified = verify(config, kubeconfig, planes, app, gateway, ingress, [mtls,       // 13
@@ -387,7 +397,7 @@ export const clusterInfo = target.cluster
 /** The cluster's cluster-admin kubeconfig (a secret), only with exportKubeconfig: `pks get-credentials` gives it too. */
 const kubeconfigOutput = config.safety.exportKubeconfig ? target.kubeconfig
     : "not exported (exportKubeconfig is false): `pks get-credentials` (or `tkgi get-credentials`) gives it to whoever may have it";
-export const gatewayAddress = gateway ? gateway.address : (ingress as mesh.BookinfoGatewayApiIngress).address;
+export const gatewayAddress = address;
 export const productPageUrl = ingress.productPageUrl;
 /** The ingress API and data plane in use, and what the Gateway API CRD installer did with each CRD. */
 export const modesInUse = {

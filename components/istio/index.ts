@@ -21,3 +21,4 @@ export * from "./meshDefaultDeny";
 export * from "./gatewayApiCrds";
 export * from "./gatewayApiResources";
 export * from "./ztunnel";
+export type { IstioChartSource } from "./chart";
